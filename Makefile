@@ -1,0 +1,31 @@
+# proglog: every target installs what it needs first, so a fresh clone works with one command.
+SHELL := /bin/bash
+NODE_OPTIONS_ESM := --experimental-vm-modules
+JEST := node_modules/.bin/jest
+TSC := node_modules/.bin/tsc
+SEEDS ?= 1000
+DURATION ?= 120
+
+.PHONY: all install build test typecheck proto gencert run bench bench-log bench-raft sim nemesis clean
+
+all: build
+
+# Reinstall only when the lockfile changed since the last install.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: node_modules/.installed
+
+build: install
+	$(TSC) -p tsconfig.json
+
+typecheck: install
+	$(TSC) -p tsconfig.json --noEmit
+
+# JEST_JSON=path makes jest also write its machine-readable report there (used by .ci/run).
+test: typecheck
+	NODE_OPTIONS=$(NODE_OPTIONS_ESM) $(JEST) $(if $(JEST_JSON),--json --outputFile=$(JEST_JSON)) $(JEST_ARGS)
+
+clean:
+	rm -rf dist
