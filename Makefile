@@ -27,5 +27,31 @@ typecheck: install
 test: typecheck
 	NODE_OPTIONS=$(NODE_OPTIONS_ESM) $(JEST) $(if $(JEST_JSON),--json --outputFile=$(JEST_JSON)) $(JEST_ARGS)
 
+# Benchmarks run compiled JavaScript (tsc output), never under a test runner.
+bench: bench-log bench-raft bench-discovery bench-distributed
+
+bench-log: build
+	node dist/bench/log.bench.js
+
+bench-raft: build
+	node dist/bench/raft.bench.js
+
+bench-discovery: build
+	node dist/bench/discovery.bench.js
+
+bench-distributed: build
+	node dist/bench/distributed.bench.js
+
+# Long Raft simulation campaigns: make sim SEEDS=100000
+sim: build
+	node dist/internal/raft/sim/campaign.js --seeds $(SEEDS)
+
+# Regenerates api/v1 from log.proto with a pinned buf (fetched by npx; the generated code is committed).
+proto: install
+	npx --yes @bufbuild/buf@1.75.0 generate
+
+gencert: build
+	node dist/cmd/proglog/main.js cert $(if $(FORCE),--force)
+
 clean:
 	rm -rf dist
