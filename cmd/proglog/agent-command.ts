@@ -1,0 +1,46 @@
+// `proglog agent`: parse flags and config, run the agent until SIGINT or SIGTERM, then shut it down in order.
+// A second signal exits at once. Configuration that cannot work (bad values, unreadable certificates or
+// policy, a port in use, a data dir of another node) is one line on stderr and exit code 2.
+import { PolicyLoadError } from '../../internal/auth/index.js';
+import { Agent } from '../../internal/agent/agent.js';
+import { AgentConfigError } from '../../internal/agent/config.js';
+import { MuxAddressInUseError } from '../../internal/agent/mux.js';
+import { realParts } from '../../internal/agent/real-parts.js';
+import { TLSConfigError } from '../../internal/config/index.js';
+import { MembershipConfigError } from '../../internal/discovery/index.js';
+import { DataDirOwnerError } from '../../internal/distributed/node-identity.js';
+import type { CommandIO } from './client-commands.js';
+import { AGENT_USAGE, parseAgentArgs } from './agent-options.js';
+import { UsageError } from './values.js';
+
+const CONFIG_ERRORS = [AgentConfigError, TLSConfigError, PolicyLoadError, MembershipConfigError, DataDirOwnerError, MuxAddressInUseError];
+
+export async function runAgentCommand(argv: string[], io: CommandIO): Promise<number> {
+  const { help, config } = await parseAgentArgs(argv);
+  if (help) {
+    io.stdout.write(`${AGENT_USAGE}\n`);
+    return 0;
+  }
+  let agent: Agent;
+  try {
+    agent = await Agent.start(config, { parts: realParts, processMetrics: true });
+  } catch (err) {
+    if (CONFIG_ERRORS.some((E) => err instanceof E)) throw new UsageError((err as Error).message);
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL' || e.code === 'EACCES') throw new UsageError(e.message);
+    throw err;
+  }
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      agent.logger.info({ signal }, 'signal received: shutting down (again to exit at once)');
+      for (const s of signals) {
+        process.off(s, onSignal);
+        process.once(s, () => process.exit(signal === 'SIGINT' ? 130 : 143));
+      }
+      agent.shutdown().then(resolve, resolve);
+    };
+    for (const s of signals) process.on(s, onSignal);
+  });
+  return 0;
+}

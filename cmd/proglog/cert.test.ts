@@ -1,0 +1,64 @@
+import { readFile, readdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCert, type CertCommandIO } from './cert.js';
+
+function captured(): CertCommandIO & { out: string[]; err: string[] } {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, stdout: (l) => out.push(l), stderr: (l) => err.push(l) };
+}
+
+describe('proglog cert', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = join(await mkdtemp(join(tmpdir(), 'proglog-cert-cmd-')), 'certs');
+  });
+  afterAll(async () => {
+    await rm(join(dir, '..'), { recursive: true, force: true });
+  });
+
+  it('writes the CA, server and root/nobody client pairs, plus every --client, into --dir', async () => {
+    const io = captured();
+    expect(await runCert(['--dir', dir, '--client', 'tenant-a', '--host', 'node-1.internal'], io)).toBe(0);
+    expect((await readdir(dir)).sort()).toEqual(
+      [
+        'ca-key.pem', 'ca.pem', 'nobody-client-key.pem', 'nobody-client.pem', 'root-client-key.pem', 'root-client.pem',
+        'server-key.pem', 'server.pem', 'tenant-a-client-key.pem', 'tenant-a-client.pem',
+      ].sort(),
+    );
+    expect(io.out.filter((l) => l.startsWith('wrote '))).toHaveLength(10);
+  });
+
+  it('keeps existing files on a second run without --force', async () => {
+    const before = await readFile(join(dir, 'ca.pem'), 'utf8');
+    const io = captured();
+    expect(await runCert(['--dir', dir], io)).toBe(0);
+    expect(await readFile(join(dir, 'ca.pem'), 'utf8')).toBe(before);
+    expect(io.out.every((l) => l.startsWith('kept '))).toBe(true);
+  });
+
+  it('replaces the set with --force', async () => {
+    const before = await readFile(join(dir, 'ca.pem'), 'utf8');
+    expect(await runCert(['--dir', dir, '--force'], captured())).toBe(0);
+    expect(await readFile(join(dir, 'ca.pem'), 'utf8')).not.toBe(before);
+  });
+
+  it('exits 2 with the usage on an unknown flag or a bad --days, and 0 on --help', async () => {
+    const unknown = captured();
+    expect(await runCert(['--bogus'], unknown)).toBe(2);
+    expect(unknown.err.join('\n')).toContain('usage: proglog cert');
+    const days = captured();
+    expect(await runCert(['--dir', dir, '--days', 'soon'], days)).toBe(2);
+    expect(days.err.join('\n')).toContain('--days');
+    const help = captured();
+    expect(await runCert(['--help'], help)).toBe(0);
+    expect(help.out.join('\n')).toContain('--client NAME');
+  });
+
+  it('exits 1 with the reason when the certificates cannot be made', async () => {
+    const io = captured();
+    expect(await runCert(['--dir', dir, '--client', '../escape'], io)).toBe(1);
+    expect(io.err.join('\n')).toContain('invalid client identity');
+  });
+});

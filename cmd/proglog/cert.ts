@@ -1,0 +1,83 @@
+// `proglog cert`: writes the development certificate set (CA, server, root and nobody clients, and any --client)
+// into a folder, never overwriting existing files unless --force. An existing CA is reused, so
+// `proglog cert --client carol` adds carol beside the certificates already handed out.
+import { parseArgs } from 'node:util';
+import { DEFAULT_CLIENTS, writeDevCerts } from '../../internal/config/index.js';
+
+const USAGE = `usage: proglog cert [--dir DIR] [--host NAME]... [--client NAME]... [--days N] [--force]
+
+Writes a CA and mutual-TLS certificates made with node-forge into DIR (default: certs):
+  ca.pem, ca-key.pem                  the certificate authority
+  server.pem, server-key.pem          the server (SANs: localhost, 127.0.0.1 and every --host)
+  NAME-client.pem, NAME-client-key.pem  a client whose identity (certificate CN) is NAME,
+                                      for root, nobody and every --client NAME
+Existing files are kept (an existing CA signs the new certificates) unless --force replaces them all.
+
+  --dir DIR      output folder (created if missing)
+  --host NAME    an extra DNS name or IP address for the server certificate (repeatable)
+  --client NAME  an extra client identity (repeatable)
+  --days N       validity of the issued certificates in days (default 825; the CA gets 3650)
+  --force        replace existing files, starting from a new CA
+  -h, --help     show this help
+`;
+
+export interface CertCommandIO {
+  stdout: (line: string) => void;
+  stderr: (line: string) => void;
+}
+
+const consoleIO: CertCommandIO = {
+  stdout: (line) => process.stdout.write(`${line}\n`),
+  stderr: (line) => process.stderr.write(`${line}\n`),
+};
+
+/** Runs `proglog cert` with the arguments after "cert"; resolves with the process exit code. */
+export async function runCert(argv: string[], io: CertCommandIO = consoleIO): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      strict: true,
+      options: {
+        dir: { type: 'string', default: 'certs' },
+        host: { type: 'string', multiple: true, default: [] },
+        client: { type: 'string', multiple: true, default: [] },
+        days: { type: 'string' },
+        force: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    io.stderr(`proglog cert: ${err instanceof Error ? err.message : String(err)}`);
+    io.stderr(USAGE);
+    return 2;
+  }
+  if (values.help) {
+    io.stdout(USAGE);
+    return 0;
+  }
+  let validityDays: number | undefined;
+  if (values.days !== undefined) {
+    validityDays = Number(values.days);
+    if (!Number.isInteger(validityDays) || validityDays < 1) {
+      io.stderr(`proglog cert: --days must be a positive whole number of days, not ${JSON.stringify(values.days)}`);
+      return 2;
+    }
+  }
+
+  try {
+    const result = await writeDevCerts(values.dir, {
+      hosts: values.host,
+      clients: [...DEFAULT_CLIENTS, ...values.client],
+      force: values.force,
+      validityDays,
+    });
+    for (const file of result.written) io.stdout(`wrote ${file}`);
+    for (const file of result.kept) io.stdout(`kept  ${file} (exists; --force replaces it)`);
+    return 0;
+  } catch (err) {
+    io.stderr(`proglog cert: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+}

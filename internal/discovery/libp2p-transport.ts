@@ -1,0 +1,199 @@
+// The membership transport over libp2p: TCP + noise + yamux (+ pnet when a pre-shared key is given), gossipsub
+// for broadcast, libp2p ping for probes, and one request/response protocol for the direct exchanges.
+import '../polyfills.js';
+import { gossipsub } from '@chainsafe/libp2p-gossipsub';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { identify } from '@libp2p/identify';
+import { TopicValidatorResult, type PrivateKey, type PubSub, type Stream } from '@libp2p/interface';
+import { ping, type Ping } from '@libp2p/ping';
+import { preSharedKey } from '@libp2p/pnet';
+import { tcp } from '@libp2p/tcp';
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
+import { isIP } from 'node:net';
+import { createLibp2p, type Libp2p } from 'libp2p';
+import { parseHostPort } from './config.js';
+import { MalformedMessageError } from './errors.js';
+import type { LinkFaults } from './link-faults.js';
+import type { GossipVerdict, MembershipTransport, PeerAddress, PeerDirectory } from './transport.js';
+
+export const membershipTopic = 'proglog/membership/1';
+export const membershipProtocol = '/proglog/membership/1.0.0';
+const maxExchangeBytes = 4 * 1024 * 1024;
+
+export interface Libp2pTransportOptions {
+  bindAddr: string;
+  privateKey: PrivateKey;
+  gossipIntervalMs: number;
+  preSharedKey?: Uint8Array;
+  faults?: LinkFaults;
+  directory: PeerDirectory;
+}
+
+function toMultiaddr(to: PeerAddress): Multiaddr {
+  const { host, port } = parseHostPort(to.addr);
+  const proto = isIP(host) === 6 ? 'ip6' : isIP(host) === 4 ? 'ip4' : 'dns4';
+  return multiaddr(`/${proto}/${host}/tcp/${port}` + (to.peerId ? `/p2p/${to.peerId}` : ''));
+}
+
+// pnet takes the key in the go-ipfs swarm.key text format.
+function swarmKey(psk: Uint8Array): Uint8Array {
+  return new TextEncoder().encode(`/key/swarm/psk/1.0.0/\n/base16/\n${Buffer.from(psk).toString('hex')}`);
+}
+
+async function readToEnd(stream: Stream): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of stream.source) {
+    size += chunk.byteLength;
+    if (size > maxExchangeBytes) throw new MalformedMessageError(`exchange larger than ${maxExchangeBytes} bytes`);
+    chunks.push(chunk.subarray());
+  }
+  return Buffer.concat(chunks);
+}
+
+function abortOnSignal(stream: Stream, signal: AbortSignal): () => void {
+  const onAbort = (): void => stream.abort(new Error('exchange timed out'));
+  signal.addEventListener('abort', onAbort, { once: true });
+  return () => signal.removeEventListener('abort', onAbort);
+}
+
+type Services = { identify: unknown; ping: Ping; pubsub: PubSub };
+
+export class Libp2pTransport implements MembershipTransport {
+  private judge: (data: Uint8Array) => GossipVerdict = () => 'ignore';
+  private requestHandler: (data: Uint8Array, from: string) => Promise<Uint8Array> = () =>
+    Promise.reject(new Error('not serving yet'));
+  private readonly unsubscribeFaults: () => void;
+
+  private constructor(
+    private readonly node: Libp2p<Services>,
+    private readonly directory: PeerDirectory,
+    private readonly faults?: LinkFaults,
+  ) {
+    this.unsubscribeFaults =
+      faults?.onCut((names) => {
+        for (const name of names) {
+          const id = directory.peerIdOf(name);
+          if (id) for (const c of node.getConnections()) if (c.remotePeer.toString() === id) void c.close().catch(() => undefined);
+        }
+      }) ?? (() => true);
+  }
+
+  static async start(opts: Libp2pTransportOptions): Promise<Libp2pTransport> {
+    const { host, port } = parseHostPort(opts.bindAddr);
+    const proto = isIP(host) === 6 ? 'ip6' : 'ip4';
+    const faults = opts.faults;
+    const cut = (peerId: { toString(): string }): boolean => faults?.isCut(opts.directory.nameOf(peerId.toString())) ?? false;
+    const node = await createLibp2p({
+      privateKey: opts.privateKey,
+      addresses: { listen: [`/${proto}/${host}/tcp/${port}`] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      ...(opts.preSharedKey ? { connectionProtector: preSharedKey({ psk: swarmKey(opts.preSharedKey) }) } : {}),
+      connectionGater: {
+        denyDialPeer: cut,
+        denyInboundEncryptedConnection: cut,
+        denyOutboundEncryptedConnection: cut,
+      },
+      // Our own probes watch liveness; libp2p's monitor would only add traffic.
+      connectionMonitor: { enabled: false },
+      services: {
+        identify: identify(),
+        ping: ping(),
+        pubsub: gossipsub({
+          allowPublishToZeroTopicPeers: true,
+          ignoreDuplicatePublishError: true,
+          // Small clusters: send our own messages to every peer, not only the mesh, so none waits a heartbeat.
+          floodPublish: true,
+          emitSelf: false,
+          fallbackToFloodsub: false,
+          // Claims carry their own certificate signature; a second libp2p signature would only add bytes.
+          globalSignaturePolicy: 'StrictNoSign',
+          heartbeatInterval: opts.gossipIntervalMs,
+        }),
+      },
+    });
+    const transport = new Libp2pTransport(node, opts.directory, faults);
+    node.services.pubsub.topicValidators.set(membershipTopic, (_peer, msg) => {
+      switch (transport.judge(msg.data)) {
+        case 'accept':
+          return TopicValidatorResult.Accept;
+        case 'reject':
+          return TopicValidatorResult.Reject;
+        case 'ignore':
+          return TopicValidatorResult.Ignore;
+      }
+    });
+    node.services.pubsub.subscribe(membershipTopic);
+    await node.handle(membershipProtocol, ({ stream, connection }) => {
+      void transport.serve(stream, connection.remotePeer.toString(), () => connection.close());
+    });
+    return transport;
+  }
+
+  get peerId(): string {
+    return this.node.peerId.toString();
+  }
+
+  boundAddr(): string {
+    for (const ma of this.node.getMultiaddrs()) {
+      const o = ma.toOptions();
+      if (o.transport === 'tcp') return o.family === 6 ? `[${o.host}]:${o.port}` : `${o.host}:${o.port}`;
+    }
+    throw new Error('libp2p is not listening on TCP');
+  }
+
+  onGossip(judge: (data: Uint8Array) => GossipVerdict): void {
+    this.judge = judge;
+  }
+
+  onRequest(handler: (data: Uint8Array, fromPeerId: string) => Promise<Uint8Array>): void {
+    this.requestHandler = handler;
+  }
+
+  async broadcast(data: Uint8Array): Promise<void> {
+    await this.node.services.pubsub.publish(membershipTopic, data);
+  }
+
+  async ping(to: PeerAddress, timeoutMs: number): Promise<void> {
+    await this.node.services.ping.ping(toMultiaddr(to), { signal: AbortSignal.timeout(timeoutMs) });
+  }
+
+  async request(to: PeerAddress, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const signal = AbortSignal.timeout(timeoutMs);
+    const stream = await this.node.dialProtocol(toMultiaddr(to), membershipProtocol, { signal });
+    const release = abortOnSignal(stream, signal);
+    try {
+      await stream.sink([data]);
+      const response = await readToEnd(stream);
+      if (signal.aborted) throw new Error('exchange timed out');
+      return response;
+    } finally {
+      release();
+      await stream.close().catch(() => undefined);
+    }
+  }
+
+  private async serve(stream: Stream, from: string, dropConnection: () => Promise<void>): Promise<void> {
+    const signal = AbortSignal.timeout(10_000);
+    const release = abortOnSignal(stream, signal);
+    try {
+      const request = await readToEnd(stream);
+      const response = await this.requestHandler(request, from);
+      await stream.sink([response]);
+    } catch {
+      stream.abort(new Error('request refused'));
+      // A peer that sends what we refuse (no cluster certificate, garbage) gets no second chance on this link.
+      await dropConnection().catch(() => undefined);
+    } finally {
+      release();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribeFaults();
+    await this.node.stop();
+  }
+}

@@ -1,0 +1,246 @@
+import { Libp2pTransport } from './libp2p-transport.js';
+import { ClusterTrust, NodeIdentity } from './envelope.js';
+import { JoinError, MembershipConfigError, UntrustedCertificateError } from './errors.js';
+import { encode } from './exchange.js';
+import type { AliveClaim } from './message.js';
+import { loadOrCreatePeerKey } from './peer-key.js';
+import { createTestCa } from './testkit/certs.js';
+import { TestCluster, fastTimings } from './testkit/cluster.js';
+import { holdsFor, waitFor } from './testkit/wait-for.js';
+import { Membership } from './membership.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+// Timings are fastTimings: probe 200 ms, probe timeout 100 ms, suspicion 1 s, sync 500 ms.
+// Detection budget: a few probe rounds to notice, plus the suspicion timeout, plus gossip.
+const detectMs = 5000;
+
+describe('Membership', () => {
+  let cluster: TestCluster;
+  beforeEach(() => {
+    cluster = new TestCluster();
+  });
+  afterEach(async () => {
+    await cluster.close();
+  });
+
+  test("the book's case: two joins seen by the first node; one leaves and is `left` with one leave event", async () => {
+    const n0 = await cluster.start('n0');
+    await cluster.start('n1');
+    await cluster.start('n2');
+    await waitFor(() => cluster.allSeeAlive(['n0', 'n1', 'n2']), detectMs, 'three alive');
+    expect(n0.events.of('join').map((e) => e.name).sort()).toEqual(['n1', 'n2']);
+
+    await cluster.leave('n1');
+    await waitFor(() => cluster.statusAt('n0', 'n1') === 'left' && cluster.statusAt('n2', 'n1') === 'left', detectMs, 'n1 left');
+    expect(n0.events.of('leave')).toEqual([{ kind: 'leave', name: 'n1' }]);
+    expect(n0.events.of('failed')).toEqual([]);
+  });
+
+  test('a joiner knows every member as soon as start() resolves (state sync, not heartbeats)', async () => {
+    await cluster.start('n0');
+    await cluster.start('n1');
+    await cluster.start('n2');
+    await waitFor(() => cluster.allSeeAlive(['n0', 'n1', 'n2']), detectMs, 'three alive');
+    const n3 = await cluster.start('n3', { join: [cluster.node('n2').membership.boundAddr()] });
+    expect(n3.membership.members().map((m) => `${m.name}:${m.status}`)).toEqual(['n0:alive', 'n1:alive', 'n2:alive', 'n3:alive']);
+  });
+
+  test('five nodes see each other with their tags', async () => {
+    for (let i = 0; i < 5; i++) await cluster.start(`n${i}`, { tags: { rpc_addr: `127.0.0.1:${9000 + i}`, zone: `z${i % 2}` } });
+    const names = ['n0', 'n1', 'n2', 'n3', 'n4'];
+    await waitFor(() => cluster.allSeeAlive(names), detectMs, 'five alive');
+    for (const n of cluster.nodes.values()) {
+      const seen = n.membership.members().map((m) => [m.name, m.tags.rpc_addr, m.tags['zone']]);
+      expect(seen).toEqual(names.map((name, i) => [name, `127.0.0.1:${9000 + i}`, `z${i % 2}`]));
+      expect(n.events.of('join').map((e) => e.name).sort()).toEqual(names.filter((x) => x !== n.name));
+    }
+  });
+
+  test('a node stopped without leaving is `failed` everywhere within the configured time, with one failed event', async () => {
+    for (let i = 0; i < 4; i++) await cluster.start(`n${i}`);
+    await waitFor(() => cluster.allSeeAlive(['n0', 'n1', 'n2', 'n3']), detectMs, 'four alive');
+    const crashedAt = Date.now();
+    await cluster.crash('n3');
+    await waitFor(() => ['n0', 'n1', 'n2'].every((o) => cluster.statusAt(o, 'n3') === 'failed'), detectMs, 'n3 failed everywhere');
+    // Not before the suspicion timeout: nobody may skip the chance to refute.
+    expect(Date.now() - crashedAt).toBeGreaterThanOrEqual(fastTimings.suspicionTimeoutMs!);
+    for (const o of ['n0', 'n1', 'n2']) {
+      expect(cluster.node(o).events.of('failed')).toEqual([{ kind: 'failed', name: 'n3' }]);
+      expect(cluster.node(o).events.of('leave')).toEqual([]);
+    }
+  });
+
+  test('a crashed node restarts with a higher incarnation and is alive again everywhere', async () => {
+    for (let i = 0; i < 3; i++) await cluster.start(`n${i}`);
+    await waitFor(() => cluster.allSeeAlive(['n0', 'n1', 'n2']), detectMs, 'three alive');
+    const before = cluster.node('n0').membership.members().find((m) => m.name === 'n2')!.incarnation;
+    const dataDir = await cluster.crash('n2');
+    await waitFor(() => cluster.statusAt('n0', 'n2') === 'failed' && cluster.statusAt('n1', 'n2') === 'failed', detectMs, 'n2 failed');
+
+    await cluster.start('n2', { dataDir });
+    await waitFor(() => cluster.allSeeAlive(['n0', 'n1', 'n2']), detectMs, 'n2 alive again');
+    const after = cluster.node('n0').membership.members().find((m) => m.name === 'n2')!.incarnation;
+    expect(after).toBeGreaterThan(before);
+    expect(cluster.node('n0').events.of('join', 'n2')).toHaveLength(2);
+  });
+
+  test('a member one node cannot reach directly is vouched for by the others: never suspected, never failed', async () => {
+    for (let i = 0; i < 3; i++) await cluster.start(`n${i}`);
+    await waitFor(() => cluster.allSeeAlive(['n0', 'n1', 'n2']), detectMs, 'three alive');
+    cluster.partition(['n0'], ['n1']);
+    // Several suspicion timeouts' worth of probes from n0 to n1 fail directly and succeed through n2.
+    await holdsFor(
+      () => cluster.allSeeAlive(['n0', 'n1', 'n2']) && [...cluster.nodes.values()].every((n) => n.events.of('suspect').length === 0),
+      3 * fastTimings.suspicionTimeoutMs!,
+      'n1 alive and unsuspected everywhere',
+    );
+  });
+
+  test('a suspected member refutes with a higher incarnation and is never failed while gossip reaches it', async () => {
+    await cluster.start('n0', { timings: { indirectProbes: 0 } });
+    await cluster.start('n1');
+    await cluster.start('n2');
+    await waitFor(() => cluster.allSeeAlive(['n0', 'n1', 'n2']), detectMs, 'three alive');
+    const before = cluster.node('n2').membership.members().find((m) => m.name === 'n1')!.incarnation;
+    cluster.partition(['n0'], ['n1']);
+    // n0 cannot reach n1 and asks nobody else, so it suspects n1; n1 hears it through n2 and refutes.
+    await holdsFor(
+      () => [...cluster.nodes.values()].every((n) => n.events.of('failed').length === 0),
+      3 * fastTimings.suspicionTimeoutMs!,
+      'nobody declared failed',
+    );
+    expect(cluster.node('n0').events.of('suspect', 'n1').length).toBeGreaterThanOrEqual(2);
+    const after = cluster.node('n2').membership.members().find((m) => m.name === 'n1')!.incarnation;
+    expect(after).toBeGreaterThan(before);
+  });
+
+  test('member lists converge after a partition heals', async () => {
+    const names = ['n0', 'n1', 'n2', 'n3', 'n4'];
+    for (const n of names) await cluster.start(n);
+    await waitFor(() => cluster.allSeeAlive(names), detectMs, 'five alive');
+    cluster.partition(['n0', 'n1', 'n2'], ['n3', 'n4']);
+    await waitFor(
+      () =>
+        ['n0', 'n1', 'n2'].every((o) => cluster.statusAt(o, 'n3') === 'failed' && cluster.statusAt(o, 'n4') === 'failed') &&
+        ['n3', 'n4'].every((o) => ['n0', 'n1', 'n2'].every((x) => cluster.statusAt(o, x) === 'failed')),
+      2 * detectMs,
+      'each side sees the other failed',
+    );
+    cluster.healAll();
+    await waitFor(() => cluster.allSeeAlive(names), 2 * detectMs, 'all five alive again');
+    const views = [...cluster.nodes.values()].map((n) => JSON.stringify(n.membership.members()));
+    expect(new Set(views).size).toBe(1);
+  });
+
+  test('a tag change reaches every member as an update event', async () => {
+    const n0 = await cluster.start('n0');
+    await cluster.start('n1');
+    await waitFor(() => cluster.allSeeAlive(['n0', 'n1']), detectMs, 'two alive');
+    await n0.membership.setTags({ rpc_addr: '127.0.0.1:7000', role: 'voter' });
+    await waitFor(() => cluster.node('n1').events.of('update', 'n0').length === 1, detectMs, 'update at n1');
+    expect(cluster.node('n1').events.of('update', 'n0')[0]).toEqual({ kind: 'update', name: 'n0', tags: { rpc_addr: '127.0.0.1:7000', role: 'voter' } });
+  });
+});
+
+describe('Membership security', () => {
+  let cluster: TestCluster;
+  beforeEach(() => {
+    cluster = new TestCluster();
+  });
+  afterEach(async () => {
+    await cluster.close();
+  });
+
+  test('a node with a certificate from another CA cannot join: JoinError, and it is never a member', async () => {
+    const n0 = await cluster.start('n0');
+    const foreign = createTestCa('rogue CA');
+    await expect(cluster.start('rogue', { tls: foreign.issue('rogue') })).rejects.toBeInstanceOf(JoinError);
+    expect(n0.rejected.some((e) => e instanceof UntrustedCertificateError)).toBe(true);
+    expect(n0.membership.members().map((m) => m.name)).toEqual(['n0']);
+  });
+
+  test('gossip signed under a foreign CA is rejected: the rogue neither appears nor marks anyone failed', async () => {
+    const n0 = await cluster.start('n0');
+    await cluster.start('n1');
+    await waitFor(() => cluster.allSeeAlive(['n0', 'n1']), detectMs, 'two alive');
+    const foreign = createTestCa('rogue CA');
+    const tls = foreign.issue('rogue');
+    const rogueId = new NodeIdentity('rogue', tls.certPem, tls.keyPem, new ClusterTrust(tls.caPem));
+    const dir = await mkdtemp(join(tmpdir(), 'proglog-discovery-rogue-'));
+    const rogue = await Libp2pTransport.start({
+      bindAddr: '127.0.0.1:0',
+      privateKey: await loadOrCreatePeerKey(dir),
+      gossipIntervalMs: 200,
+      directory: { nameOf: () => undefined, peerIdOf: () => undefined },
+    });
+    try {
+      const alive = rogueId.seal<AliveClaim>({ type: 'alive', name: 'rogue', incarnation: 1, tags: { rpc_addr: '127.0.0.1:1' }, addr: rogue.boundAddr(), peerId: rogue.peerId });
+      const n1 = cluster.node('n1').membership.members().find((m) => m.name === 'n1')!;
+      const accusation = rogueId.seal({ type: 'failed', name: 'n1', incarnation: n1.incarnation, from: 'rogue' });
+      // A direct push is refused outright.
+      const push = encode({ kind: 'push', hello: alive.envelope, entries: [{ alive: alive.envelope }] });
+      await expect(rogue.request({ addr: n0.membership.boundAddr() }, push, 2000)).rejects.toThrow();
+      // Gossip: connect, then publish until n0's validator has rejected both claims.
+      let round = 0;
+      await waitFor(
+        async () => {
+          round++;
+          await rogue.ping({ addr: n0.membership.boundAddr() }, 1000).catch(() => undefined);
+          await rogue.broadcast(Buffer.from(JSON.stringify(alive.envelope)));
+          await rogue.broadcast(Buffer.from(JSON.stringify({ ...accusation.envelope, claim: accusation.envelope.claim + ' '.repeat(round) })));
+          return n0.rejected.filter((e) => e instanceof UntrustedCertificateError).length >= 2;
+        },
+        detectMs,
+        'rogue gossip rejected',
+        100,
+      );
+      expect(n0.membership.members().map((m) => `${m.name}:${m.status}`)).toEqual(['n0:alive', 'n1:alive']);
+      expect(n0.events.of('failed')).toEqual([]);
+    } finally {
+      await rogue.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('with a pre-shared key, members join each other and a node without the key cannot', async () => {
+    const psk = randomBytes(32);
+    await cluster.start('n0', { preSharedKey: psk });
+    await cluster.start('n1', { preSharedKey: psk });
+    await waitFor(() => cluster.allSeeAlive(['n0', 'n1']), detectMs, 'two alive');
+    await expect(cluster.start('n2', { timings: { probeIntervalMs: 1000, probeTimeoutMs: 500 } })).rejects.toBeInstanceOf(JoinError);
+    expect(cluster.node('n0').membership.members().map((m) => m.name)).toEqual(['n0', 'n1']);
+  });
+
+  test('bad configuration fails with MembershipConfigError before anything listens', async () => {
+    const ca = createTestCa();
+    const dir = await mkdtemp(join(tmpdir(), 'proglog-discovery-cfg-'));
+    const base = { nodeName: 'n0', bindAddr: '127.0.0.1:0', tags: { rpc_addr: 'x:1' }, startJoinAddrs: [], tls: ca.issue('n0'), dataDir: dir };
+    try {
+      await expect(Membership.start({ ...base, bindAddr: 'nope' })).rejects.toBeInstanceOf(MembershipConfigError);
+      await expect(Membership.start({ ...base, tls: ca.issue('someone-else') })).rejects.toBeInstanceOf(MembershipConfigError);
+      await expect(Membership.start({ ...base, tls: createTestCa().issue('n0') })).rejects.toBeInstanceOf(MembershipConfigError);
+      await expect(Membership.start({ ...base, timings: { probeIntervalMs: 100, probeTimeoutMs: 100 } })).rejects.toBeInstanceOf(MembershipConfigError);
+      await expect(Membership.start({ ...base, preSharedKey: new Uint8Array(5) })).rejects.toBeInstanceOf(MembershipConfigError);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('start-join addresses that do not answer fail the start with JoinError', async () => {
+    const ca = createTestCa();
+    const dir = await mkdtemp(join(tmpdir(), 'proglog-discovery-join-'));
+    try {
+      const err = await Membership.start({
+        nodeName: 'n0', bindAddr: '127.0.0.1:0', tags: { rpc_addr: 'x:1' }, startJoinAddrs: ['127.0.0.1:1'],
+        tls: ca.issue('n0'), dataDir: dir, timings: fastTimings,
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(JoinError);
+      expect((err as JoinError).addrs).toEqual(['127.0.0.1:1']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,454 @@
+// The membership runtime: SWIM-style probing, suspicion and refutation over a MembershipTransport, with every
+// claim signed under the cluster CA. member-table.ts decides; this file does the I/O and keeps the timers.
+import {
+  resolveTimings,
+  validateConfig,
+  type MembershipConfig,
+  type MembershipTimings,
+} from './config.js';
+import { ClusterTrust, NodeIdentity, type Envelope, type Signed } from './envelope.js';
+import {
+  DiscoveryError,
+  JoinError,
+  MalformedMessageError,
+  MembershipStoppedError,
+  RejectedMessageError,
+  SignerMismatchError,
+} from './errors.js';
+import {
+  decodeAck,
+  decodeRequest,
+  decodeSyncResponse,
+  encode,
+  type ExchangeRequest,
+  type SyncResponse,
+  type WireEntry,
+} from './exchange.js';
+import { Libp2pTransport } from './libp2p-transport.js';
+import { MemberTable, type MemberRecord, type SyncEntry, type TableEvent, type Verdict } from './member-table.js';
+import type { Member, MemberTags, MembershipHandler } from './member.js';
+import type { AliveClaim, Claim } from './message.js';
+import { loadOrCreatePeerKey, nextIncarnation, saveIncarnation } from './peer-key.js';
+import type { GossipVerdict, MembershipTransport, PeerAddress } from './transport.js';
+
+function shuffle<T>(xs: T[]): T[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [xs[i], xs[j]] = [xs[j]!, xs[i]!];
+  }
+  return xs;
+}
+
+function addressOf(r: MemberRecord): PeerAddress {
+  return { addr: r.alive.claim.addr, peerId: r.alive.claim.peerId };
+}
+
+function wire(e: SyncEntry): WireEntry {
+  return e.verdict ? { alive: e.alive.envelope, verdict: e.verdict.envelope } : { alive: e.alive.envelope };
+}
+
+export class Membership {
+  private readonly table: MemberTable;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private stopped = false;
+  private probeQueue: string[] = [];
+  private handlerChain: Promise<void> = Promise.resolve();
+  private persistChain: Promise<void> = Promise.resolve();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  /** Bounds for one direct exchange; joins and syncs carry the whole member list. */
+  private readonly exchangeTimeoutMs: number;
+
+  private constructor(
+    private readonly cfg: MembershipConfig,
+    private readonly timings: MembershipTimings,
+    private readonly trust: ClusterTrust,
+    private readonly identity: NodeIdentity,
+    private readonly transport: MembershipTransport,
+    self: Signed<AliveClaim>,
+  ) {
+    this.table = new MemberTable(cfg.nodeName, self, timings, Date.now());
+    this.exchangeTimeoutMs = Math.max(2000, 2 * timings.probeIntervalMs);
+  }
+
+  /** Starts the node, joins through `startJoinAddrs` (state sync with each), and starts probing. */
+  static async start(cfg: MembershipConfig): Promise<Membership> {
+    validateConfig(cfg);
+    const timings = resolveTimings(cfg.timings);
+    const trust = new ClusterTrust(cfg.tls.caPem);
+    const identity = new NodeIdentity(cfg.nodeName, cfg.tls.certPem, cfg.tls.keyPem, trust);
+    const privateKey = await loadOrCreatePeerKey(cfg.dataDir);
+    const incarnation = await nextIncarnation(cfg.dataDir);
+
+    // The transport asks who a peer is (for link faults) before the table exists; answer from it once it does.
+    let table: MemberTable | undefined;
+    const transport = await Libp2pTransport.start({
+      bindAddr: cfg.bindAddr,
+      privateKey,
+      gossipIntervalMs: timings.gossipIntervalMs,
+      ...(cfg.preSharedKey ? { preSharedKey: cfg.preSharedKey } : {}),
+      ...(cfg.faults ? { faults: cfg.faults } : {}),
+      directory: {
+        nameOf: (peerId) => table?.others('alive', 'suspect', 'failed', 'left').find((r) => r.alive.claim.peerId === peerId)?.name,
+        peerIdOf: (name) => table?.get(name)?.alive.claim.peerId,
+      },
+    });
+    const self = identity.seal<AliveClaim>({
+      type: 'alive',
+      name: cfg.nodeName,
+      incarnation,
+      tags: { ...cfg.tags },
+      addr: transport.boundAddr(),
+      peerId: transport.peerId,
+    });
+    const m = new Membership(cfg, timings, trust, identity, transport, self);
+    table = m.table;
+    transport.onGossip((data) => m.judgeGossip(data));
+    transport.onRequest((data, from) => m.serve(data, from));
+    try {
+      await m.join(cfg.startJoinAddrs);
+    } catch (err) {
+      await m.stop();
+      throw err;
+    }
+    void m.broadcast(self.envelope);
+    m.startTimers();
+    return m;
+  }
+
+  /** Every known member, this node included, with its status; tombstones stay until reaped. */
+  members(): Member[] {
+    return this.table.members();
+  }
+
+  /** host:port this node's gossip endpoint listens on (useful with port 0). */
+  boundAddr(): string {
+    return this.transport.boundAddr();
+  }
+
+  /** Publishes new tags (members get handler.update); raises the incarnation so the change wins everywhere. */
+  async setTags(tags: MemberTags): Promise<void> {
+    if (this.stopped) throw new MembershipStoppedError('membership stopped');
+    validateConfig({ ...this.cfg, tags });
+    const self = this.table.self.alive.claim;
+    await this.announce({ ...self, tags: { ...tags }, incarnation: self.incarnation + 1 });
+  }
+
+  /** Graceful leave: tells the cluster (gossip, and directly to each live member), then stops. */
+  async leave(): Promise<void> {
+    if (this.stopped) return;
+    const self = this.table.self;
+    const left = this.identity.seal({ type: 'left', name: this.cfg.nodeName, incarnation: self.incarnation });
+    this.table.leaveSelf(left, Date.now());
+    const entry: WireEntry = { alive: self.alive.envelope, verdict: left.envelope };
+    await Promise.allSettled([
+      this.broadcast(left.envelope),
+      ...this.table.others('alive', 'suspect').map((r) => this.push(addressOf(r), [entry])),
+    ]);
+    await this.stop();
+  }
+
+  /** Stops without a word, like a crash: the others will probe, suspect, and declare this node failed. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    await this.transport.stop();
+    await Promise.allSettled([...this.inFlight]);
+    await this.handlerChain;
+    await this.persistChain;
+  }
+
+  // ---- joining and anti-entropy -------------------------------------------------------------------------
+
+  private async join(addrs: string[]): Promise<void> {
+    const own = this.boundAddr();
+    const targets = addrs.filter((a) => a !== own);
+    if (targets.length === 0) return;
+    const results = await Promise.allSettled(targets.map((addr) => this.sync({ addr }, false)));
+    if (results.every((r) => r.status === 'rejected')) {
+      throw new JoinError(targets, results.map((r) => (r as PromiseRejectedResult).reason));
+    }
+  }
+
+  /** Push-pull: send our digest, take what the other knows better, then push what it lacks. */
+  private async sync(to: PeerAddress, rebroadcast: boolean): Promise<void> {
+    const table = this.table;
+    const request: ExchangeRequest = { kind: 'sync', hello: table.self.alive.envelope, digest: table.digest() };
+    const response: SyncResponse = decodeSyncResponse(await this.transport.request(to, encode(request), this.exchangeTimeoutMs));
+    const hello = this.open(response.hello);
+    if (hello.claim.type !== 'alive' || (to.peerId !== undefined && hello.claim.peerId !== to.peerId)) {
+      throw new SignerMismatchError(`the member at ${to.addr} did not introduce itself as expected`);
+    }
+    this.absorb([hello], rebroadcast);
+    this.absorbEntries(response.entries, rebroadcast);
+    const missing = table.newerThan(response.digest);
+    if (missing.length > 0) await this.push({ addr: hello.claim.addr, peerId: hello.claim.peerId }, missing.map(wire));
+  }
+
+  private async push(to: PeerAddress, entries: WireEntry[]): Promise<void> {
+    const request: ExchangeRequest = { kind: 'push', hello: this.table.self.alive.envelope, entries };
+    decodeAck(await this.transport.request(to, encode(request), this.exchangeTimeoutMs));
+  }
+
+  private async serve(data: Uint8Array, fromPeerId: string): Promise<Uint8Array> {
+    if (this.stopped) throw new MembershipStoppedError('membership stopped');
+    let request: ExchangeRequest;
+    let hello: Signed;
+    try {
+      request = decodeRequest(data);
+      hello = this.open(request.hello);
+      if (hello.claim.type !== 'alive' || hello.claim.peerId !== fromPeerId) {
+        throw new SignerMismatchError(`peer ${fromPeerId} presented the introduction of ${hello.claim.name}`);
+      }
+    } catch (err) {
+      if (err instanceof RejectedMessageError) this.cfg.onRejected?.(err);
+      throw err;
+    }
+    this.absorb([hello], true);
+    switch (request.kind) {
+      case 'sync': {
+        const response: SyncResponse = {
+          kind: 'sync',
+          hello: this.table.self.alive.envelope,
+          entries: this.table.newerThan(request.digest).map(wire),
+          digest: this.table.digest(),
+        };
+        return encode(response);
+      }
+      case 'push':
+        this.absorbEntries(request.entries, true);
+        return encode({ kind: 'ack', ok: true });
+      case 'ping-req': {
+        const target = this.table.get(request.target);
+        let ok = false;
+        if (target && target.name !== this.cfg.nodeName) {
+          ok = await this.transport.ping(addressOf(target), this.timings.probeTimeoutMs).then(
+            () => true,
+            () => false,
+          );
+        }
+        return encode({ kind: 'ack', ok });
+      }
+    }
+  }
+
+  // ---- believing claims ---------------------------------------------------------------------------------
+
+  private open(raw: Envelope | unknown): Signed {
+    return this.trust.open(raw);
+  }
+
+  /** Gossip arrives here once per message; verifying and applying here means each claim is verified once. */
+  private judgeGossip(data: Uint8Array): GossipVerdict {
+    if (this.stopped) return 'ignore';
+    let signed: Signed;
+    try {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(Buffer.from(data).toString('utf8'));
+      } catch (err) {
+        throw new MalformedMessageError('gossip is not JSON', { cause: err });
+      }
+      signed = this.open(raw);
+    } catch (err) {
+      if (err instanceof RejectedMessageError) {
+        this.cfg.onRejected?.(err);
+        return 'reject';
+      }
+      throw err;
+    }
+    this.absorb([signed], false);
+    return 'accept';
+  }
+
+  private absorbEntries(entries: WireEntry[], rebroadcast: boolean): void {
+    for (const e of entries) {
+      try {
+        const alive = this.open(e.alive);
+        const verdict = e.verdict === undefined ? undefined : this.open(e.verdict);
+        if (alive.claim.type !== 'alive' || (verdict && (verdict.claim.type === 'alive' || verdict.claim.name !== alive.claim.name))) {
+          throw new MalformedMessageError(`sync entry for ${alive.claim.name} mixes up its claims`);
+        }
+        const entry: SyncEntry = verdict
+          ? { alive: alive as Signed<AliveClaim>, verdict: verdict as Signed<Verdict> }
+          : { alive: alive as Signed<AliveClaim> };
+        const before = this.table.get(alive.claim.name);
+        this.react(this.table.merge(entry, Date.now()));
+        if (rebroadcast && this.table.get(alive.claim.name) !== before && alive.claim.name !== this.cfg.nodeName) {
+          const now = this.table.get(alive.claim.name);
+          if (now?.alive !== before?.alive) void this.broadcast(alive.envelope);
+          if (verdict && now?.verdict === verdict) void this.broadcast(verdict.envelope);
+        }
+      } catch (err) {
+        if (!(err instanceof RejectedMessageError)) throw err;
+        this.cfg.onRejected?.(err);
+      }
+    }
+  }
+
+  /**
+   * Applies verified claims. Claims learned through a direct exchange are re-gossiped when they changed
+   * something, so a joiner announced only to its seed still reaches everyone at once.
+   */
+  private absorb(claims: Signed[], rebroadcast: boolean): void {
+    for (const signed of claims) {
+      const before = this.table.get(signed.claim.name);
+      this.react(this.table.apply(signed, Date.now()));
+      if (rebroadcast && signed.claim.name !== this.cfg.nodeName && this.table.get(signed.claim.name) !== before) {
+        void this.broadcast(signed.envelope);
+      }
+    }
+  }
+
+  private react(events: TableEvent[]): void {
+    const h: MembershipHandler | undefined = this.cfg.handler;
+    for (const e of events) {
+      switch (e.kind) {
+        case 'refute':
+          this.refute(e.incarnation);
+          break;
+        case 'join':
+          this.notify(() => h?.join(e.name, { ...e.tags }));
+          break;
+        case 'update':
+          this.notify(() => h?.update?.(e.name, { ...e.tags }));
+          break;
+        case 'suspect':
+          this.notify(() => h?.suspect?.(e.name));
+          break;
+        case 'failed':
+          this.notify(() => h?.failed(e.name));
+          break;
+        case 'leave':
+          this.notify(() => h?.leave(e.name));
+          break;
+      }
+    }
+  }
+
+  // Handler calls run one at a time, in order; a throwing handler does not stop the ones after it.
+  private notify(call: () => void | Promise<void> | undefined): void {
+    this.handlerChain = this.handlerChain.then(call).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  /** Someone thinks we are suspect, failed, or older than we are: announce ourselves above that. */
+  private refute(incarnation: number): void {
+    if (this.stopped || incarnation <= this.table.self.incarnation) return;
+    void this.announce({ ...this.table.self.alive.claim, incarnation });
+  }
+
+  /** Adopts a new alive claim of our own, persists its incarnation (so a restart goes above it), gossips it. */
+  private async announce(claim: AliveClaim): Promise<void> {
+    const signed = this.identity.seal(claim);
+    this.table.announceSelf(signed, Date.now());
+    const dataDir = this.cfg.dataDir;
+    this.persistChain = this.persistChain.then(() => saveIncarnation(dataDir, claim.incarnation)).catch(() => undefined);
+    await this.broadcast(signed.envelope);
+  }
+
+  private async broadcast(envelope: Envelope): Promise<void> {
+    if (this.stopped) return;
+    await this.track(this.transport.broadcast(Buffer.from(JSON.stringify(envelope), 'utf8'))).catch(() => undefined);
+  }
+
+  /** Seals a claim of ours about another member, applies it, and gossips it. */
+  private declare(claim: Claim): void {
+    const signed = this.identity.seal(claim);
+    this.react(this.table.apply(signed, Date.now()));
+    void this.broadcast(signed.envelope);
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inFlight.add(p);
+    const done = (): void => {
+      this.inFlight.delete(p);
+    };
+    p.then(done, done);
+    return p;
+  }
+
+  // ---- timers -------------------------------------------------------------------------------------------
+
+  private startTimers(): void {
+    this.every(this.timings.probeIntervalMs, () => this.probeNext());
+    this.every(this.timings.syncIntervalMs, () => this.antiEntropy());
+    this.every(Math.max(10, Math.min(100, Math.floor(this.timings.suspicionTimeoutMs / 10))), () => this.tick());
+  }
+
+  /** Runs `task` every `ms`, never two at once: the next run is scheduled when this one ends. */
+  private every(ms: number, task: () => Promise<void> | void): void {
+    const slot = this.timers.length;
+    const run = async (): Promise<void> => {
+      const started = Date.now();
+      try {
+        await this.track(Promise.resolve().then(task));
+      } catch {
+        // A failed round is retried on the next one.
+      }
+      if (!this.stopped) this.timers[slot] = setTimeout(run, Math.max(0, ms - (Date.now() - started)));
+    };
+    this.timers.push(setTimeout(run, ms));
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    for (const { name, incarnation } of this.table.tick(Date.now())) {
+      this.declare({ type: 'failed', name, incarnation, from: this.cfg.nodeName });
+    }
+  }
+
+  /** Round robin over a shuffled list of live members, reshuffled each round, as SWIM prescribes. */
+  private nextProbeTarget(): MemberRecord | undefined {
+    for (let attempts = 0; attempts < 2; attempts++) {
+      while (this.probeQueue.length > 0) {
+        const r = this.table.get(this.probeQueue.shift()!);
+        if (r && (r.status === 'alive' || r.status === 'suspect') && r.name !== this.cfg.nodeName) return r;
+      }
+      this.probeQueue = shuffle(this.table.others('alive', 'suspect').map((r) => r.name));
+    }
+    return undefined;
+  }
+
+  private async probeNext(): Promise<void> {
+    const target = this.nextProbeTarget();
+    if (!target || this.stopped) return;
+    const started = Date.now();
+    const reached = await this.transport.ping(addressOf(target), this.timings.probeTimeoutMs).then(
+      () => true,
+      () => false,
+    );
+    if (reached || this.stopped) return;
+    const remaining = this.timings.probeIntervalMs - (Date.now() - started);
+    if (!(await this.probeIndirectly(target, Math.max(remaining, this.timings.probeTimeoutMs)))) {
+      const now = this.table.get(target.name);
+      // Only suspect what we probed: a refutation that arrived meanwhile made this probe stale.
+      if (!this.stopped && now && now.status === 'alive' && now.incarnation === target.incarnation) {
+        this.declare({ type: 'suspect', name: target.name, incarnation: target.incarnation, from: this.cfg.nodeName });
+      }
+    }
+  }
+
+  private async probeIndirectly(target: MemberRecord, timeoutMs: number): Promise<boolean> {
+    const helpers = shuffle(this.table.others('alive').filter((r) => r.name !== target.name)).slice(0, this.timings.indirectProbes);
+    if (helpers.length === 0) return false;
+    const request = encode({ kind: 'ping-req', hello: this.table.self.alive.envelope, target: target.name });
+    const asks = helpers.map(async (h) => {
+      const ack = decodeAck(await this.transport.request(addressOf(h), request, timeoutMs));
+      if (!ack.ok) throw new DiscoveryError(`${h.name} could not reach ${target.name} either`);
+    });
+    return Promise.any(asks).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /** Reconciles with one live member, and tries one failed member in case a partition healed. */
+  private async antiEntropy(): Promise<void> {
+    const live = shuffle(this.table.others('alive', 'suspect'))[0];
+    const failed = shuffle(this.table.others('failed'))[0];
+    await Promise.allSettled([live, failed].filter((r) => r !== undefined).map((r) => this.sync(addressOf(r), true)));
+  }
+}

@@ -1,0 +1,106 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Entry } from '../raft/index.js';
+import { RaftStorage } from './raft-storage.js';
+
+const e = (index: number, term: number, data = `e${index}`): Entry => ({ index, term, type: 'normal', data: Buffer.from(data) });
+const text = (es: Entry[]): string[] => es.map((x) => `${x.index}/${x.term}/${Buffer.from(x.data).toString()}`);
+
+let dir: string;
+const opened: RaftStorage[] = [];
+async function open(options = {}): Promise<RaftStorage> {
+  const s = await RaftStorage.open(dir, options);
+  opened.push(s);
+  return s;
+}
+async function reopen(s: RaftStorage, options = {}): Promise<RaftStorage> {
+  await s.close();
+  return open(options);
+}
+
+beforeEach(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'proglog-raft-storage-'));
+});
+afterEach(async () => {
+  for (const s of opened.splice(0)) await s.close();
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+describe('RaftStorage', () => {
+  test('a new folder is an empty log with no membership; bootstrap gives a single voter', async () => {
+    const s = await open();
+    expect(s.initialState()).toEqual({ hardState: { term: 0, vote: '', commit: 0 }, confState: { voters: [], learners: [] } });
+    expect([s.firstIndex(), s.lastIndex()]).toEqual([1, 0]);
+    await s.close();
+    await fs.rm(dir, { recursive: true, force: true });
+    const b = await open({ bootstrapVoters: ['a#1'] });
+    expect(b.initialState().confState).toEqual({ voters: ['a#1'], learners: [] });
+    const again = await reopen(b, { bootstrapVoters: ['ignored#2'] });
+    expect(again.initialState().confState).toEqual({ voters: ['a#1'], learners: [] });
+  });
+
+  test('a restart resumes with the term, vote and log that were persisted', async () => {
+    const s = await open();
+    await s.appendEntries([e(1, 1), e(2, 1), e(3, 2)], true);
+    await s.setHardState({ term: 2, vote: 'b#7', commit: 2 });
+    const r = await reopen(s);
+    expect(r.initialState().hardState).toEqual({ term: 2, vote: 'b#7', commit: 2 });
+    expect(text(r.entries(1, 4, Infinity))).toEqual(['1/1/e1', '2/1/e2', '3/2/e3']);
+    expect(r.term(3)).toBe(2);
+  });
+
+  test('appending at an index inside the log drops the conflicting tail, on disk too', async () => {
+    const s = await open();
+    await s.appendEntries([e(1, 1), e(2, 1), e(3, 1), e(4, 1)], true);
+    await s.appendEntries([e(3, 2, 'new3')], true);
+    expect(text(s.entries(1, 4, Infinity))).toEqual(['1/1/e1', '2/1/e2', '3/2/new3']);
+    const r = await reopen(s);
+    expect(r.lastIndex()).toBe(3);
+    expect(text(r.entries(3, 4, Infinity))).toEqual(['3/2/new3']);
+  });
+
+  test('a snapshot compacts the log but keeps trailing entries for slow followers', async () => {
+    const s = await open();
+    await s.appendEntries(Array.from({ length: 20 }, (_, i) => e(i + 1, 1)), true);
+    const snap = await s.createSnapshot(15, { voters: ['a#1'], learners: [] }, Buffer.from('manifest'), { entries: 5, bytes: 1 << 20 });
+    expect(snap.meta).toEqual({ index: 15, term: 1, confState: { voters: ['a#1'], learners: [] } });
+    expect(s.firstIndex()).toBe(11);
+    expect(text(s.entries(11, 12, Infinity))).toEqual(['11/1/e11']);
+    const r = await reopen(s);
+    expect(r.snapshot().meta.index).toBe(15);
+    expect(Buffer.from(r.snapshot().data).toString()).toBe('manifest');
+    expect(r.lastIndex()).toBe(20);
+    expect(text(r.entries(16, 21, Infinity))).toHaveLength(5);
+  });
+
+  test('the trailing entries kept are bounded by bytes as well as by count', async () => {
+    const s = await open();
+    await s.appendEntries(Array.from({ length: 10 }, (_, i) => e(i + 1, 1, 'x'.repeat(100))), true);
+    await s.createSnapshot(10, { voters: ['a#1'], learners: [] }, Buffer.alloc(0), { entries: 100, bytes: 350 });
+    expect(s.firstIndex()).toBe(8);
+  });
+
+  test('installing a leader snapshot replaces the whole log; the log continues after it', async () => {
+    const s = await open();
+    await s.appendEntries([e(1, 1), e(2, 1)], true);
+    await s.installSnapshot({ meta: { index: 50, term: 4, confState: { voters: ['a#1', 'b#2'], learners: [] } }, data: Buffer.from('m') });
+    expect([s.firstIndex(), s.lastIndex(), s.term(50)]).toEqual([51, 50, 4]);
+    await s.appendEntries([e(51, 4)], true);
+    const r = await reopen(s);
+    expect([r.firstIndex(), r.lastIndex()]).toEqual([51, 51]);
+    expect(r.initialState().confState.voters).toEqual(['a#1', 'b#2']);
+  });
+
+  test('only term and vote changes are written synchronously; the commit index rides along', async () => {
+    const s = await open();
+    await s.setHardState({ term: 1, vote: 'a#1', commit: 0 });
+    await s.setHardState({ term: 1, vote: 'a#1', commit: 5 });
+    const r = await reopen(s);
+    expect(r.initialState().hardState.commit).toBe(0);
+    await r.setHardState({ term: 1, vote: 'a#1', commit: 9 });
+    await r.flushHardState();
+    const r2 = await reopen(r);
+    expect(r2.initialState().hardState.commit).toBe(9);
+  });
+});

@@ -1,0 +1,234 @@
+// The Raft core's storage seam over durable files, in one folder:
+//   hardstate   term, vote, commit (atomic file)
+//   snapshot    the latest snapshot's meta and state machine descriptor (atomic file)
+//   entries/    the Raft log in a commit log (internal/log): entry index i is stored at log offset i
+// The core reads synchronously, so an in-memory view (MemoryStorage) of everything since the snapshot sits
+// beside the files, updated only after a write is durable (the etcd WAL + MemoryStorage arrangement).
+// Compaction keeps that view, and the disk log, bounded.
+
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Log } from '../log/index.js';
+import {
+  MemoryStorage,
+  NONE,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type InitialState,
+  type Snapshot,
+  type Storage,
+} from '../raft/index.js';
+import { HardStateFile } from './hard-state-file.js';
+import { decodeStoredEntry, encodeStoredEntry } from './message-codec.js';
+import { SnapshotFile } from './snapshot-file.js';
+
+export interface RaftStorageOptions {
+  /** Used only when the folder holds no state yet: the initial membership (a single-voter bootstrap). */
+  bootstrapVoters?: string[];
+  /** Segment size of the entry log (compaction drops whole segments). Default 16 MiB. */
+  segmentBytes?: number;
+}
+
+const ENTRY_LOG_MAX_RECORD_BYTES = 64 * 1024 * 1024;
+
+/** How much of the log a compaction keeps behind a snapshot, for followers that are only a little behind. */
+export interface TrailingEntries {
+  entries: number;
+  bytes: number;
+}
+
+export class RaftStorage implements Storage {
+  private readonly view: MemoryStorage;
+  private hard: HardState;
+  private sinceSnapshotBytes = 0;
+
+  private constructor(
+    readonly dir: string,
+    private log: Log,
+    private readonly hardStateFile: HardStateFile,
+    private readonly snapshotFile: SnapshotFile,
+    view: MemoryStorage,
+    hard: HardState,
+    private readonly segmentBytes: number,
+  ) {
+    this.view = view;
+    this.hard = hard;
+  }
+
+  static async open(dir: string, options: RaftStorageOptions = {}): Promise<RaftStorage> {
+    await fs.mkdir(dir, { recursive: true });
+    const hardStateFile = new HardStateFile(dir);
+    const snapshotFile = new SnapshotFile(dir);
+    const segmentBytes = options.segmentBytes ?? 16 * 1024 * 1024;
+    let snap = await snapshotFile.read();
+    const hard = (await hardStateFile.read()) ?? { term: 0, vote: NONE, commit: 0 };
+    if (!snap && options.bootstrapVoters && options.bootstrapVoters.length > 0) {
+      // Bootstrap as a snapshot at index 0 holding the initial membership, so a restart sees it too.
+      snap = { meta: { index: 0, term: 0, confState: { voters: [...options.bootstrapVoters], learners: [] } }, data: new Uint8Array(0) };
+      await snapshotFile.write(snap);
+    }
+    const view = new MemoryStorage();
+    if (snap) view.applySnapshot(snap);
+    const snapIndex = snap?.meta.index ?? 0;
+    const log = await openEntryLog(path.join(dir, 'entries'), snapIndex + 1, segmentBytes);
+    const loaded = loadEntries(log, snapIndex, snap?.meta.term ?? 0);
+    if (loaded === undefined) {
+      // The log does not continue the snapshot (a crash between installing a snapshot and resetting the log).
+      await log.reset(snapIndex + 1);
+    } else {
+      view.append(loaded);
+    }
+    view.setHardState(hard);
+    return new RaftStorage(dir, log, hardStateFile, snapshotFile, view, hard, segmentBytes);
+  }
+
+  // ---- the core's read seam ----
+
+  initialState(): InitialState {
+    return this.view.initialState();
+  }
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    return this.view.entries(lo, hi, maxBytes);
+  }
+  term(i: number): number {
+    return this.view.term(i);
+  }
+  firstIndex(): number {
+    return this.view.firstIndex();
+  }
+  lastIndex(): number {
+    return this.view.lastIndex();
+  }
+  snapshot(): Snapshot {
+    return this.view.snapshot();
+  }
+
+  hardState(): HardState {
+    return { ...this.hard };
+  }
+
+  // ---- writes from Ready, in the order the contract requires ----
+
+  /** Installs a snapshot received from the leader: durable first, then the log restarts after it. */
+  async installSnapshot(snap: Snapshot): Promise<void> {
+    await this.snapshotFile.write(snap);
+    await this.log.reset(snap.meta.index + 1);
+    this.view.applySnapshot(snap);
+  }
+
+  /**
+   * Appends entries (dropping any conflicting suffix first) with one write and, when `sync`, one fsync for all
+   * of them: the group commit of a whole Ready.
+   */
+  async appendEntries(entries: Entry[], sync: boolean): Promise<void> {
+    if (entries.length === 0) return;
+    const first = entries[0]!.index;
+    if (first < this.log.nextOffset()) await this.log.truncateSuffix(first);
+    if (first !== this.log.nextOffset()) {
+      throw new Error(`raft log gap: appending index ${first} but the log continues at ${this.log.nextOffset()}`);
+    }
+    const written = this.log.appendBatch(entries.map(encodeStoredEntry));
+    for (const e of entries) this.sinceSnapshotBytes += e.data.length;
+    if (sync) await written;
+    else written.catch(() => {});
+    this.view.append(entries);
+  }
+
+  /** Term and vote must be durable before the messages of the same Ready leave; commit alone need not be. */
+  async setHardState(hs: HardState): Promise<void> {
+    const termOrVoteChanged = hs.term !== this.hard.term || hs.vote !== this.hard.vote;
+    this.hard = { ...hs };
+    this.view.setHardState(hs);
+    if (termOrVoteChanged) await this.hardStateFile.write(hs);
+  }
+
+  /** Persists the latest commit index too (on close), so a restart re-applies less from the leader. */
+  async flushHardState(): Promise<void> {
+    await this.hardStateFile.write(this.hard);
+  }
+
+  // ---- compaction ----
+
+  /**
+   * Records a state machine snapshot taken at applied index `index` and drops log entries up to
+   * `index - keepTrailing` (kept entries let a follower that is only a little behind catch up from the log).
+   */
+  async createSnapshot(index: number, confState: ConfState, data: Uint8Array, keep: TrailingEntries): Promise<Snapshot> {
+    const snap = this.view.createSnapshot(index, confState, data);
+    await this.snapshotFile.write(snap);
+    this.sinceSnapshotBytes = 0;
+    const compactTo = this.trailingStart(index, keep) - 1;
+    if (compactTo >= this.view.firstIndex()) {
+      this.view.compact(compactTo);
+      await this.log.truncatePrefix(compactTo + 1);
+    }
+    return snap;
+  }
+
+  /** First index to keep so that at most `keep.entries` entries and `keep.bytes` bytes stay up to `index`. */
+  private trailingStart(index: number, keep: TrailingEntries): number {
+    const first = this.view.firstIndex();
+    let start = index + 1;
+    let bytes = 0;
+    while (start > first && index + 1 - start < keep.entries) {
+      const size = this.view.entries(start - 1, start, Infinity)[0]!.data.length;
+      if (bytes + size > keep.bytes) break;
+      bytes += size;
+      start--;
+    }
+    return start;
+  }
+
+  /** Bytes of entries appended since the last snapshot (they are held in memory until then). */
+  bytesSinceSnapshot(): number {
+    return this.sinceSnapshotBytes;
+  }
+
+  /** Entries held in memory since the last compaction, and their bytes (for deciding when to snapshot). */
+  memoryFootprint(): { entries: number; firstIndex: number; lastIndex: number } {
+    return { entries: this.view.lastIndex() - this.view.firstIndex() + 1, firstIndex: this.view.firstIndex(), lastIndex: this.view.lastIndex() };
+  }
+
+  async close(): Promise<void> {
+    await this.log.close();
+  }
+
+  /** The entry log's segment size (exposed for tests). */
+  get entrySegmentBytes(): number {
+    return this.segmentBytes;
+  }
+}
+
+function openEntryLog(dir: string, initialOffset: number, segmentBytes: number): Promise<Log> {
+  return Log.open(dir, {
+    segment: { initialOffset, maxStoreBytes: segmentBytes, maxIndexBytes: Math.max(12 * 1024, Math.ceil(segmentBytes / 64)) },
+    sync: 'always',
+    maxRecordBytes: Math.min(ENTRY_LOG_MAX_RECORD_BYTES, segmentBytes - 64),
+  });
+}
+
+/**
+ * The entries after the snapshot at `snapIndex`, or undefined when the log cannot continue that snapshot
+ * (it ends before it, starts after it, or disagrees on the term of its last entry).
+ */
+function loadEntries(log: Log, snapIndex: number, snapTerm: number): Entry[] | undefined {
+  const lowest = log.lowestOffset();
+  const next = log.nextOffset();
+  if (next <= snapIndex || lowest > snapIndex + 1) return undefined;
+  const out: Entry[] = [];
+  let at = Math.max(lowest, snapIndex);
+  if (at === 0) at = 1;
+  while (at < next) {
+    const page = log.readRangeNow(at, { maxRecords: 4096, maxBytes: 64 * 1024 * 1024 });
+    if (page.length === 0) return undefined;
+    for (const rec of page) {
+      const e = decodeStoredEntry(rec.offset, rec.value);
+      if (e.index === snapIndex) {
+        if (e.term !== snapTerm) return undefined;
+      } else out.push(e);
+      at = rec.offset + 1;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,279 @@
+// The replicated state machine: the topics' commit logs (and the members' addresses).
+//
+// Applying an append command appends its batch to the topic's log at the offset every replica computes the same
+// way: the state machine keeps, per topic, the next offset the applied commands lead to (`cursor`), starting
+// from the snapshot's ranges. A command whose records are already in the log (re-applied after a restart: the
+// topic logs are written before the Raft commit index is persisted) is skipped, so applying is idempotent and
+// needs no fsync of its own before it is acknowledged: the Raft log is the durable record. Topic logs fsync in
+// the background (group commit); `durableIndex` tells compaction how far they are known to be on disk.
+//
+// Snapshots copy nothing: a snapshot is each topic's offset range at the applied index (see
+// snapshot-manifest.ts). Sending one streams those ranges' records; receiving one builds complete topic logs
+// in a staging folder, swapped in (renamed) when the Raft core says to restore it.
+
+import fs from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { LogError, RecordTooLargeError, TopicLogs, validateTopic, type LogConfigInput } from '../log/index.js';
+import { fsyncDir } from './atomic-file.js';
+import { type SnapshotManifest, type TopicRange } from './snapshot-manifest.js';
+import { decodeSnapshotItem, encodeRecordsItem, encodeTopicItem } from './snapshot-stream.js';
+
+export class StateMachineDivergedError extends Error {
+  readonly code = 'STATE_MACHINE_DIVERGED';
+  constructor(
+    readonly topic: string,
+    readonly expected: number,
+    readonly actual: number,
+  ) {
+    super(`topic ${JSON.stringify(topic)} ends at offset ${actual} but the applied log leads to ${expected}: records were lost`);
+    this.name = 'StateMachineDivergedError';
+  }
+}
+
+export class SnapshotIncompleteError extends Error {
+  readonly code = 'SNAPSHOT_INCOMPLETE';
+  constructor(detail: string) {
+    super(`snapshot stream incomplete: ${detail}`);
+    this.name = 'SnapshotIncompleteError';
+  }
+}
+
+/** The outcome of applying one append command: where its records went, or the typed error every replica hit. */
+export type AppendOutcome = { firstOffset: number } | { error: LogError };
+
+export interface StateMachineOptions {
+  /** Config of the topic logs (sync is always 'always': background group commit, see above). */
+  log?: LogConfigInput;
+}
+
+const COMPLETE_MARKER = 'COMPLETE';
+const SNAPSHOT_PAGE_BYTES = 1024 * 1024;
+
+export class TopicStateMachine {
+  private cursor = new Map<string, number>();
+  readonly addresses = new Map<string, string>();
+  /** Bumped by every restore, so readers can tell their view of a log was replaced. */
+  generation = 0;
+  private pendingDurable: Array<{ index: number; done: Promise<unknown>; settled: boolean }> = [];
+  private durable = 0;
+
+  private constructor(
+    private readonly dataDir: string,
+    private topics: TopicLogs,
+    private readonly logConfig: LogConfigInput,
+    private readonly maxRecordBytes: number,
+  ) {}
+
+  /**
+   * Opens the topic logs under `dataDir` at the state of the Raft snapshot at `snapshotIndex` (plus whatever
+   * commands after it were already applied). A snapshot received but not yet swapped in when the process
+   * stopped is swapped in now.
+   */
+  static async open(dataDir: string, snapshotIndex: number, manifest: SnapshotManifest, options: StateMachineOptions = {}): Promise<TopicStateMachine> {
+    const logConfig: LogConfigInput = { ...(options.log ?? {}), sync: 'always' };
+    const staged = stagingDir(dataDir, snapshotIndex);
+    if (existsSync(path.join(staged, COMPLETE_MARKER))) await swapIn(dataDir, staged);
+    await removeStaleStaging(dataDir, () => true);
+    const topics = await TopicLogs.open(topicsDir(dataDir), logConfig);
+    const fsm = new TopicStateMachine(dataDir, topics, logConfig, options.log?.maxRecordBytes ?? 1024 * 1024);
+    fsm.loadManifest(manifest);
+    fsm.durable = snapshotIndex;
+    return fsm;
+  }
+
+  private loadManifest(manifest: SnapshotManifest): void {
+    this.cursor = new Map(manifest.topics.map((t) => [t.topic, t.next]));
+    this.addresses.clear();
+    for (const [id, addr] of manifest.addresses) this.addresses.set(id, addr);
+  }
+
+  logs(): TopicLogs {
+    return this.topics;
+  }
+
+  /** Applies one append command at Raft index `index`. Rejections are deterministic (same on every replica). */
+  async applyAppend(index: number, topic: string, records: Uint8Array[]): Promise<AppendOutcome> {
+    try {
+      validateTopic(topic);
+    } catch (err) {
+      return { error: err as LogError };
+    }
+    for (const r of records) {
+      if (r.length > this.maxRecordBytes) return { error: new RecordTooLargeError(r.length, this.maxRecordBytes) };
+    }
+    const log = this.topics.has(topic) ? this.topics.get(topic) : await this.topics.getOrCreate(topic);
+    const first = this.cursor.get(topic) ?? log.lowestOffset();
+    const end = first + records.length;
+    this.cursor.set(topic, end);
+    const next = log.nextOffset();
+    if (next >= end) return { firstOffset: first };
+    if (next > first) await log.truncateSuffix(first);
+    else if (next < first) throw new StateMachineDivergedError(topic, first, next);
+    const written = log.appendBatch(records);
+    const pending = { index, done: written, settled: false };
+    this.pendingDurable.push(pending);
+    written.then(
+      () => {
+        pending.settled = true;
+        this.noteDurable();
+      },
+      () => {},
+    );
+    return { firstOffset: first };
+  }
+
+  private noteDurable(): void {
+    // Group commit resolves appends in order, so the settled prefix is durable.
+    while (this.pendingDurable.length > 0 && this.pendingDurable[0]!.settled) {
+      this.durable = this.pendingDurable.shift()!.index;
+    }
+  }
+
+  setAddress(nodeId: string, addr: string): void {
+    this.addresses.set(nodeId, addr);
+  }
+
+  /** Everything applied so far is durable in the topic logs (for compaction). */
+  async syncApplied(appliedIndex: number): Promise<void> {
+    await Promise.all(this.pendingDurable.map((p) => p.done));
+    this.pendingDurable = [];
+    this.durable = Math.max(this.durable, appliedIndex);
+  }
+
+  /** Highest applied Raft index whose records are known to be on disk. */
+  durableIndex(): number {
+    return this.durable;
+  }
+
+  /** The point-in-time description of the state: each topic's range as of the last applied command. */
+  manifest(): SnapshotManifest {
+    const topics: TopicRange[] = [];
+    for (const [topic, next] of [...this.cursor].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const lowest = this.topics.has(topic) ? Math.min(this.topics.get(topic).lowestOffset(), next) : next;
+      topics.push({ topic, lowest, next });
+    }
+    return { topics, addresses: [...this.addresses].sort(([a], [b]) => (a < b ? -1 : 1)) };
+  }
+
+  /** The records of the manifest's ranges, as transport chunks. */
+  async *streamSnapshot(manifest: SnapshotManifest): AsyncGenerator<Uint8Array> {
+    const generation = this.generation;
+    for (const wanted of manifest.topics) {
+      // Retention may have dropped the oldest records since the snapshot was taken: send what is left.
+      const log = this.topics.has(wanted.topic) ? this.topics.get(wanted.topic) : undefined;
+      const lowest = Math.min(Math.max(wanted.lowest, log?.lowestOffset() ?? wanted.next), wanted.next);
+      const range = { ...wanted, lowest };
+      yield encodeTopicItem(range);
+      let at = range.lowest;
+      while (at < range.next) {
+        if (this.generation !== generation) throw new SnapshotIncompleteError('the local state was replaced while streaming');
+        const page = this.topics.get(range.topic).readRangeNow(at, { maxRecords: range.next - at, maxBytes: SNAPSHOT_PAGE_BYTES });
+        if (page.length === 0) throw new SnapshotIncompleteError(`no records at ${range.topic}@${at}`);
+        yield encodeRecordsItem(page.map((r) => r.value));
+        at += page.length;
+      }
+    }
+  }
+
+  /** Builds the topic logs of snapshot `index` from a stream into a staging folder, durably. */
+  async receiveSnapshot(index: number, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    const dir = stagingDir(this.dataDir, index);
+    await fs.rm(dir, { recursive: true, force: true });
+    await fs.mkdir(dir, { recursive: true });
+    // Only close() fsyncs these logs: one sync per file at the end instead of one per chunk.
+    const staged = await TopicLogs.open(dir, { ...this.logConfig, sync: 'interval', syncIntervalMs: 3_600_000 });
+    try {
+      let current: { range: TopicRange; at: number } | undefined;
+      const finish = (): void => {
+        if (current && current.at !== current.range.next) {
+          throw new SnapshotIncompleteError(`${current.range.topic} has records up to ${current.at}, expected ${current.range.next}`);
+        }
+      };
+      for await (const chunk of chunks) {
+        const item = decodeSnapshotItem(chunk);
+        if (item.kind === 'topic') {
+          finish();
+          const log = await staged.getOrCreate(item.range.topic);
+          await log.reset(item.range.lowest);
+          current = { range: item.range, at: item.range.lowest };
+        } else {
+          if (!current) throw new SnapshotIncompleteError('records before any topic');
+          const log = staged.get(current.range.topic);
+          await log.appendBatch(item.records);
+          current.at += item.records.length;
+        }
+      }
+      finish();
+    } finally {
+      await staged.close();
+    }
+    await fs.writeFile(path.join(dir, COMPLETE_MARKER), '');
+    await fsyncDir(dir);
+  }
+
+  hasStagedSnapshot(index: number): boolean {
+    return existsSync(path.join(stagingDir(this.dataDir, index), COMPLETE_MARKER));
+  }
+
+  /** Replaces the topic logs with the staged snapshot `index`, whose description is `manifest`. */
+  async restore(index: number, manifest: SnapshotManifest): Promise<void> {
+    const staged = stagingDir(this.dataDir, index);
+    if (!existsSync(path.join(staged, COMPLETE_MARKER))) throw new SnapshotIncompleteError(`snapshot ${index} was never received`);
+    await Promise.allSettled(this.pendingDurable.map((p) => p.done));
+    this.pendingDurable = [];
+    await this.topics.close();
+    this.generation++;
+    await swapIn(this.dataDir, staged);
+    await removeStaleStaging(this.dataDir, (i) => i <= index);
+    this.topics = await TopicLogs.open(topicsDir(this.dataDir), this.logConfig);
+    this.loadManifest(manifest);
+    this.durable = index;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.pendingDurable.map((p) => p.done));
+    await this.topics.close();
+  }
+}
+
+function topicsDir(dataDir: string): string {
+  return path.join(dataDir, 'topics');
+}
+
+function stagingRoot(dataDir: string): string {
+  return path.join(dataDir, 'incoming-snapshots');
+}
+
+function stagingDir(dataDir: string, index: number): string {
+  return path.join(stagingRoot(dataDir), String(index));
+}
+
+/** Deletes staged snapshots whose index `stale` selects. */
+async function removeStaleStaging(dataDir: string, stale: (index: number) => boolean): Promise<void> {
+  const root = stagingRoot(dataDir);
+  let names: string[];
+  try {
+    names = await fs.readdir(root);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const index = Number(name);
+    if (!Number.isInteger(index) || stale(index)) await fs.rm(path.join(root, name), { recursive: true, force: true });
+  }
+}
+
+/** Makes `staged` the topics folder: rename the old one away, rename the staged one in, fsync, delete the old. */
+async function swapIn(dataDir: string, staged: string): Promise<void> {
+  const live = topicsDir(dataDir);
+  const old = `${live}.replaced`;
+  await fs.rm(old, { recursive: true, force: true });
+  if (existsSync(live)) await fs.rename(live, old);
+  // Until this rename is durable, a restart finds the staged copy complete and redoes the swap.
+  await fs.rename(staged, live);
+  await fsyncDir(dataDir);
+  await fsyncDir(path.dirname(staged));
+  await fs.rm(path.join(live, COMPLETE_MARKER), { force: true });
+  await fs.rm(old, { recursive: true, force: true });
+}

@@ -1,0 +1,96 @@
+// The seam between the Raft runtime and the network. Frames are opaque bytes (the Raft message codec lives
+// in message-codec.ts); snapshots travel as a stream of chunks next to the frames so that a large one never
+// holds up heartbeats. TlsTransport is the real one, MemoryNetwork the in-process one for tests.
+
+/** A frame from peer `from`. Called synchronously from the network's receive path: do not block. */
+export type FrameHandler = (from: string, frame: Uint8Array) => void;
+
+/**
+ * A snapshot from peer `from`: `header` describes it, `chunks` yields its body with flow control (the sender
+ * slows down while the consumer is slow). The sender's `sendSnapshot` resolves when this promise resolves and
+ * rejects with SnapshotRejectedError when it rejects.
+ */
+export type SnapshotHandler = (from: string, header: Uint8Array, chunks: AsyncIterable<Uint8Array>) => Promise<void>;
+
+/** A peer announced itself (id and the address it listens on) when it connected to us. */
+export type HelloHandler = (id: string, addr: string) => void;
+
+export interface Transport {
+  readonly localId: string;
+  readonly localAddr: string;
+  /** Where to reach a peer. Setting a new address for a known peer drops its current connection. */
+  setPeer(id: string, addr: string): void;
+  removePeer(id: string): void;
+  peerAddr(id: string): string | undefined;
+  /**
+   * Queues a frame for a peer and returns at once. Returns false when the frame was dropped (unknown peer,
+   * queue full, transport closed): Raft tolerates lost messages and retries, so a slow or dead peer costs
+   * a bounded amount of memory and never blocks the others.
+   */
+  send(to: string, frame: Uint8Array): boolean;
+  sendSnapshot(to: string, header: Uint8Array, chunks: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<void>;
+  /** Asks whoever listens at `addr` for its node id (a node's id changes when its data is lost). */
+  identify(addr: string): Promise<string>;
+  onFrame(handler: FrameHandler): void;
+  onSnapshot(handler: SnapshotHandler): void;
+  onHello(handler: HelloHandler): void;
+  close(): Promise<void>;
+}
+
+export class TransportError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+    this.name = 'TransportError';
+  }
+}
+
+export class UnknownPeerError extends TransportError {
+  constructor(readonly peer: string) {
+    super(`no address known for peer ${peer}`, 'UNKNOWN_PEER');
+    this.name = 'UnknownPeerError';
+  }
+}
+
+export class TransportClosedError extends TransportError {
+  constructor() {
+    super('transport closed', 'TRANSPORT_CLOSED');
+    this.name = 'TransportClosedError';
+  }
+}
+
+/** The receiver of a snapshot failed to take it; `reason` is its error message. */
+export class SnapshotRejectedError extends TransportError {
+  constructor(
+    readonly peer: string,
+    readonly reason: string,
+  ) {
+    super(`peer ${peer} rejected the snapshot: ${reason}`, 'SNAPSHOT_REJECTED');
+    this.name = 'SnapshotRejectedError';
+  }
+}
+
+/** The snapshot stream broke before it was complete (connection lost, peer closed, aborted). */
+export class SnapshotStreamError extends TransportError {
+  constructor(message: string) {
+    super(message, 'SNAPSHOT_STREAM_BROKEN');
+    this.name = 'SnapshotStreamError';
+  }
+}
+
+export class BadPeerAddressError extends TransportError {
+  constructor(readonly addr: string) {
+    super(`bad peer address ${JSON.stringify(addr)}: want host:port`, 'BAD_PEER_ADDRESS');
+    this.name = 'BadPeerAddressError';
+  }
+}
+
+export function parseHostPort(addr: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(addr) ?? /^([^:]+):(\d+)$/.exec(addr);
+  if (!m) throw new BadPeerAddressError(addr);
+  const port = Number(m[2]);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new BadPeerAddressError(addr);
+  return { host: m[1]!, port };
+}

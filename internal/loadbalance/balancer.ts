@@ -1,0 +1,187 @@
+// The channel's load-balancing policy: one connection per cluster server (kept across refreshes of the server
+// list, so a refresh costs nothing when membership is unchanged), and a LeaderFollowerPicker over the connected
+// ones. Every instance belongs to one channel; nothing is shared between channels.
+import * as grpc from '@grpc/grpc-js';
+import type { Server as ClusterServer } from '../../api/v1/log.js';
+import { LOAD_BALANCER_NAME } from './balancer-name.js';
+import { SERVERS_ATTRIBUTE_KEY } from './channel-context.js';
+import { LeaderFollowerPicker, type PickableServer } from './picker.js';
+
+type LoadBalancer = grpc.experimental.LoadBalancer;
+type ChannelControlHelper = grpc.experimental.ChannelControlHelper;
+type TypedLoadBalancingConfig = grpc.experimental.TypedLoadBalancingConfig;
+type Endpoint = grpc.experimental.Endpoint;
+type StatusOr<T> = grpc.experimental.StatusOr<T>;
+type LeafLoadBalancer = grpc.experimental.LeafLoadBalancer;
+
+const { connectivityState: State } = grpc;
+
+export class ProglogLoadBalancingConfig implements TypedLoadBalancingConfig {
+  getLoadBalancerName(): string {
+    return LOAD_BALANCER_NAME;
+  }
+  toJsonObject(): object {
+    return { [LOAD_BALANCER_NAME]: {} };
+  }
+  static createFromJson(_obj: unknown): ProglogLoadBalancingConfig {
+    return new ProglogLoadBalancingConfig();
+  }
+}
+
+interface Child {
+  server: ClusterServer;
+  leaf: LeafLoadBalancer;
+  lastState: grpc.connectivityState;
+}
+
+export class ProglogLoadBalancer implements LoadBalancer {
+  private readonly children = new Map<string, Child>();
+  private readonly childHelper: ChannelControlHelper;
+  private readonly cursor = { next: 0 };
+  private resolvedOnce = false;
+  private lastError: string | null = null;
+  private updating = false;
+  private reresolutionQueued = false;
+  private destroyed = false;
+
+  constructor(private readonly helper: ChannelControlHelper) {
+    this.childHelper = grpc.experimental.createChildChannelControlHelper(helper, {
+      updateState: (_state, _picker, errorMessage) => {
+        if (errorMessage) this.lastError = errorMessage;
+        this.recompute();
+      },
+    });
+  }
+
+  updateAddressList(
+    endpoints: StatusOr<Endpoint[]>,
+    lbConfig: TypedLoadBalancingConfig,
+    options: grpc.ChannelOptions,
+    resolutionNote: string,
+  ): boolean {
+    if (!(lbConfig instanceof ProglogLoadBalancingConfig)) return false;
+    if (!endpoints.ok) {
+      // Keep serving from the servers we know; the resolver will ask again.
+      this.lastError = endpoints.error.details;
+      this.recompute();
+      return true;
+    }
+    this.resolvedOnce = true;
+    const servers = serversOf(endpoints.value, options);
+    const keep = new Set<string>();
+    this.updating = true;
+    for (const { server, endpoint } of servers) {
+      const key = grpc.experimental.endpointToString(endpoint);
+      keep.add(key);
+      const existing = this.children.get(key);
+      if (existing !== undefined) {
+        existing.server = server;
+        continue;
+      }
+      const leaf = new grpc.experimental.LeafLoadBalancer(endpoint, this.childHelper, options, resolutionNote);
+      this.children.set(key, { server, leaf, lastState: State.IDLE });
+      leaf.startConnecting();
+    }
+    for (const [key, child] of this.children) {
+      if (!keep.has(key)) {
+        child.leaf.destroy();
+        this.children.delete(key);
+      }
+    }
+    this.updating = false;
+    if (servers.length === 0) this.lastError = `the cluster lists no servers${resolutionNote ? ` (${resolutionNote})` : ''}`;
+    this.recompute();
+    return true;
+  }
+
+  exitIdle(): void {
+    for (const child of this.children.values()) child.leaf.exitIdle();
+  }
+
+  resetBackoff(): void {
+    // Connection backoff lives in the subchannels.
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    for (const child of this.children.values()) child.leaf.destroy();
+    this.children.clear();
+  }
+
+  getTypeName(): string {
+    return LOAD_BALANCER_NAME;
+  }
+
+  private requestReresolution(): void {
+    // Pickers run inside grpc-js's call path; ask for the refresh outside it, once per tick.
+    if (this.reresolutionQueued || this.destroyed) return;
+    this.reresolutionQueued = true;
+    process.nextTick(() => {
+      this.reresolutionQueued = false;
+      if (!this.destroyed) this.helper.requestReresolution();
+    });
+  }
+
+  private recompute(): void {
+    if (this.updating || this.destroyed) return;
+    let leader: PickableServer | null = null;
+    const followers: PickableServer[] = [];
+    let connecting = 0;
+    let failed = 0;
+    let lostConnection = false;
+    for (const child of this.children.values()) {
+      const state = child.leaf.getConnectivityState();
+      if (child.lastState === State.READY && state !== State.READY) lostConnection = true;
+      child.lastState = state;
+      if (state === State.READY) {
+        const pickable = { id: child.server.id, picker: child.leaf.getPicker() };
+        if (child.server.isLeader && leader === null) leader = pickable;
+        else followers.push(pickable);
+      } else if (state === State.CONNECTING) {
+        connecting++;
+      } else if (state === State.TRANSIENT_FAILURE) {
+        failed++;
+      }
+    }
+    if (lostConnection) this.requestReresolution();
+
+    let state: grpc.connectivityState;
+    if (leader !== null || followers.length > 0) state = State.READY;
+    else if (connecting > 0) state = State.CONNECTING;
+    else if (failed > 0 || this.lastError !== null) state = State.TRANSIENT_FAILURE;
+    else state = State.IDLE;
+
+    const failure =
+      state === State.TRANSIENT_FAILURE
+        ? {
+            code: grpc.status.UNAVAILABLE,
+            details: `proglog: no server reachable${this.lastError ? `: ${this.lastError}` : ''}`,
+            metadata: new grpc.Metadata(),
+          }
+        : null;
+    const picker = new LeaderFollowerPicker(
+      { leader, followers, waitForLeader: this.resolvedOnce, failure },
+      {
+        cursor: this.cursor,
+        onLeaderMissing: () => this.requestReresolution(),
+        onCallFailed: () => this.requestReresolution(),
+      },
+    );
+    this.helper.updateState(state, picker, failure?.details ?? null);
+
+    // Keep a connection to every server, as a pick may need any of them next.
+    for (const child of this.children.values()) {
+      if (child.leaf.getConnectivityState() === State.IDLE) child.leaf.exitIdle();
+    }
+  }
+}
+
+/** Pairs each endpoint with the resolver's server record; a resolver that sends none gets anonymous followers. */
+function serversOf(endpoints: Endpoint[], options: grpc.ChannelOptions): { server: ClusterServer; endpoint: Endpoint }[] {
+  const listed = options[SERVERS_ATTRIBUTE_KEY] as ClusterServer[] | undefined;
+  return endpoints.map((endpoint, i) => {
+    const addr = grpc.experimental.endpointToString(endpoint);
+    const server = listed?.[i] ?? { id: addr, rpcAddr: addr, isLeader: false };
+    return { server, endpoint };
+  });
+}

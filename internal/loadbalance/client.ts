@@ -1,0 +1,71 @@
+// A LogClient over a load-balanced channel: give it any one server of the cluster and it finds the rest,
+// sends writes to the leader and spreads reads over followers.
+import * as grpc from '@grpc/grpc-js';
+import { LogClient } from '../../api/v1/log.js';
+import { CHANNEL_CONTEXT_KEY, DEFAULT_CHANNEL_CONTEXT, type ChannelContext } from './channel-context.js';
+import { registerProglogLoadBalancing } from './register.js';
+import { SCHEME } from './resolver.js';
+
+export interface ClientOptions {
+  /** Any server of the cluster, host:port. */
+  addr: string;
+  /** PEM of the CA that signed the servers' certificates. With cert and key: mutual TLS. */
+  ca?: string | Buffer;
+  /** PEM of this client's certificate; its common name is the identity the ACL checks. */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** Instead of ca/cert/key, e.g. `grpc.credentials.createInsecure()` for a plaintext test server. */
+  credentials?: grpc.ChannelCredentials;
+  /** The name the servers' certificates must carry, when it is not the host of `addr`. */
+  serverName?: string;
+  refreshIntervalMs?: number;
+  minRefreshIntervalMs?: number;
+  getServersTimeoutMs?: number;
+  /** More grpc-js channel options, for the balanced channel and the resolver's own connections. */
+  channelOptions?: grpc.ChannelOptions;
+}
+
+export class ClientConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ClientConfigError';
+  }
+}
+
+function toBuffer(pem: string | Buffer): Buffer {
+  return typeof pem === 'string' ? Buffer.from(pem) : pem;
+}
+
+export function clientCredentials(options: Pick<ClientOptions, 'ca' | 'cert' | 'key' | 'credentials'>): grpc.ChannelCredentials {
+  if (options.credentials !== undefined) return options.credentials;
+  if (options.ca === undefined) throw new ClientConfigError('a CA certificate (ca) or explicit credentials are required');
+  if ((options.cert === undefined) !== (options.key === undefined)) {
+    throw new ClientConfigError('cert and key go together: give both or neither');
+  }
+  return grpc.credentials.createSsl(
+    toBuffer(options.ca),
+    options.key === undefined ? null : toBuffer(options.key),
+    options.cert === undefined ? null : toBuffer(options.cert),
+  );
+}
+
+export function createClient(options: ClientOptions): LogClient {
+  registerProglogLoadBalancing();
+  if (grpc.experimental.splitHostPort(options.addr)?.port === undefined) {
+    throw new ClientConfigError(`addr must be host:port, got "${options.addr}"`);
+  }
+  const credentials = clientCredentials(options);
+  const shared: grpc.ChannelOptions = { ...options.channelOptions };
+  if (options.serverName !== undefined) shared['grpc.ssl_target_name_override'] = options.serverName;
+  const context: ChannelContext = {
+    credentials,
+    channelOptions: shared,
+    refreshIntervalMs: options.refreshIntervalMs ?? DEFAULT_CHANNEL_CONTEXT.refreshIntervalMs,
+    minRefreshIntervalMs: options.minRefreshIntervalMs ?? DEFAULT_CHANNEL_CONTEXT.minRefreshIntervalMs,
+    getServersTimeoutMs: options.getServersTimeoutMs ?? DEFAULT_CHANNEL_CONTEXT.getServersTimeoutMs,
+  };
+  return new LogClient(`${SCHEME}:///${options.addr}`, credentials, {
+    ...shared,
+    [CHANNEL_CONTEXT_KEY]: context,
+  });
+}

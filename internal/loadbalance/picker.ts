@@ -1,0 +1,108 @@
+// A snapshot of one channel's servers that decides where each call goes: writes to the leader, reads
+// round-robin over followers (the leader when no follower is ready), anything else to any ready server.
+import * as grpc from '@grpc/grpc-js';
+import { METHOD_PICK_KEY } from './balancer-name.js';
+import { routeOf } from './routes.js';
+
+type Picker = grpc.experimental.Picker;
+type PickArgs = grpc.experimental.PickArgs;
+type PickResult = grpc.experimental.PickResult;
+
+/** One server as the picker sees it: something that can pick a connection to that server. */
+export interface PickableServer {
+  readonly id: string;
+  readonly picker: Picker;
+}
+
+export interface PickerView {
+  /** The leader, when the cluster names one and it is connected. */
+  leader: PickableServer | null;
+  /** Connected servers other than the leader. */
+  followers: PickableServer[];
+  /**
+   * Whether write calls wait (up to their deadline) when there is no connected leader. True once the cluster
+   * has answered at least once: a missing leader is then an election in progress, not a wrong address.
+   */
+  waitForLeader: boolean;
+  /** Set when nothing is connected and connecting has failed: calls that cannot wait fail with it. */
+  failure: grpc.StatusObject | null;
+}
+
+export interface PickerHooks {
+  /** Round-robin position, shared by successive pickers of one channel so that a new picker keeps rotating. */
+  cursor: { next: number };
+  /** A write found no leader: the server list should be refreshed. */
+  onLeaderMissing(): void;
+  /** A call ended in a way that suggests the server list is stale (unavailable, or not the leader). */
+  onCallFailed(): void;
+}
+
+export const LEADER_ID_METADATA = 'proglog-leader-id';
+
+const QUEUE: PickResult = {
+  pickResultType: grpc.experimental.PickResultType.QUEUE,
+  subchannel: null,
+  status: null,
+  onCallStarted: null,
+  onCallEnded: null,
+};
+
+export class LeaderFollowerPicker implements Picker {
+  constructor(
+    private readonly view: PickerView,
+    private readonly hooks: PickerHooks,
+  ) {}
+
+  pick(args: PickArgs): PickResult {
+    const route = routeOf(args.extraPickInfo[METHOD_PICK_KEY] ?? '');
+    const { leader, followers } = this.view;
+    switch (route) {
+      case 'leader':
+        if (leader !== null) return this.delegate(leader, args);
+        this.hooks.onLeaderMissing();
+        return this.view.waitForLeader ? QUEUE : this.fallback();
+      case 'follower':
+        if (followers.length > 0) return this.delegate(this.rotate(followers), args);
+        if (leader !== null) return this.delegate(leader, args);
+        return this.fallback();
+      case 'any': {
+        const all = leader !== null ? [leader, ...followers] : followers;
+        if (all.length > 0) return this.delegate(this.rotate(all), args);
+        return this.fallback();
+      }
+    }
+  }
+
+  private rotate(servers: PickableServer[]): PickableServer {
+    const i = this.hooks.cursor.next % servers.length;
+    this.hooks.cursor.next = (this.hooks.cursor.next + 1) % Number.MAX_SAFE_INTEGER;
+    return servers[i]!;
+  }
+
+  private fallback(): PickResult {
+    const failure = this.view.failure;
+    if (failure === null) return QUEUE;
+    return {
+      pickResultType: grpc.experimental.PickResultType.TRANSIENT_FAILURE,
+      subchannel: null,
+      status: failure,
+      onCallStarted: null,
+      onCallEnded: null,
+    };
+  }
+
+  private delegate(server: PickableServer, args: PickArgs): PickResult {
+    const result = server.picker.pick(args);
+    if (result.pickResultType !== grpc.experimental.PickResultType.COMPLETE) return result;
+    const inner = result.onCallEnded;
+    return {
+      ...result,
+      onCallEnded: (code, details, metadata) => {
+        inner?.(code, details, metadata);
+        if (code === grpc.status.UNAVAILABLE || metadata.get(LEADER_ID_METADATA).length > 0) {
+          this.hooks.onCallFailed();
+        }
+      },
+    };
+  }
+}

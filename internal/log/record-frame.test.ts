@@ -1,0 +1,36 @@
+import { FRAME_HEADER_BYTES, checkFrame, encodeFrame } from './record-frame.js';
+
+function frame(value: Uint8Array): Buffer {
+  const buf = Buffer.alloc(FRAME_HEADER_BYTES + value.length);
+  encodeFrame(value, buf, 0);
+  return buf;
+}
+
+describe('record framing [u32 length][u32 crc][bytes]', () => {
+  test('a frame verifies, empty values included', () => {
+    for (const v of [Buffer.alloc(0), Buffer.from('hello')]) {
+      const f = frame(v);
+      expect(f.readUInt32LE(0)).toBe(v.length);
+      expect(checkFrame(f, 0, f.length)).toBe('ok');
+    }
+  });
+
+  test('a zero-filled header never verifies as an empty record', () => {
+    expect(checkFrame(Buffer.alloc(64), 0, 64)).toBe('checksum');
+  });
+
+  test('every single bit flip in a frame is detected', () => {
+    const f = frame(Buffer.from('the quick brown fox'));
+    for (let bit = 0; bit < f.length * 8; bit++) {
+      const g = Buffer.from(f);
+      g[bit >> 3]! ^= 1 << (bit & 7);
+      expect(checkFrame(g, 0, g.length)).not.toBe('ok');
+    }
+  });
+
+  test('a header alone or a length past the end is reported as torn', () => {
+    const f = frame(Buffer.from('abcdef'));
+    expect(checkFrame(f, 0, 5)).toBe('short');
+    expect(checkFrame(f, 0, f.length - 1)).toBe('length');
+  });
+});

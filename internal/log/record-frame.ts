@@ -1,0 +1,44 @@
+import { crc32 } from 'node:zlib';
+
+// A stored record is [u32 length][u32 crc][bytes], little-endian.
+// The CRC-32 runs over the bytes, seeded from the length: a flipped length bit then fails the check even when
+// the shorter or longer byte range happens to be readable, and a zero-filled header (length 0, crc 0, what a
+// crash can leave at a file's tail) never verifies as an empty record.
+
+export const FRAME_HEADER_BYTES = 8;
+
+const LENGTH_SEED = 0x50524f47; // "PROG"
+
+export function frameChecksum(bytes: Uint8Array, length: number): number {
+  return crc32(bytes, (length ^ LENGTH_SEED) >>> 0);
+}
+
+/** Writes the frame of `value` into `into` at `at`; returns the frame's size. */
+export function encodeFrame(value: Uint8Array, into: Buffer, at: number): number {
+  const length = value.length;
+  into.writeUInt32LE(length, at);
+  into.writeUInt32LE(frameChecksum(value, length), at + 4);
+  into.set(value, at + FRAME_HEADER_BYTES);
+  return FRAME_HEADER_BYTES + length;
+}
+
+export function encodeHeader(value: Uint8Array): Buffer {
+  const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  header.writeUInt32LE(value.length, 0);
+  header.writeUInt32LE(frameChecksum(value, value.length), 4);
+  return header;
+}
+
+export type FrameCheck = 'ok' | 'short' | 'length' | 'checksum';
+
+/**
+ * Checks the frame at `at` in `buf`, expected to end no later than `end`.
+ * 'short': not even a header fits; 'length': the length runs past `end`; 'checksum': the bytes do not match.
+ */
+export function checkFrame(buf: Buffer, at: number, end: number): FrameCheck {
+  if (end - at < FRAME_HEADER_BYTES) return 'short';
+  const length = buf.readUInt32LE(at);
+  if (length > end - at - FRAME_HEADER_BYTES) return 'length';
+  const body = buf.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + length);
+  return frameChecksum(body, length) === buf.readUInt32LE(at + 4) ? 'ok' : 'checksum';
+}

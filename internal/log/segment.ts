@@ -1,0 +1,326 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { CorruptRecordError } from './errors.js';
+import { INDEX_ENTRY_BYTES, OffsetIndex } from './offset-index.js';
+import { FRAME_HEADER_BYTES, frameChecksum } from './record-frame.js';
+import { Store } from './store.js';
+
+export interface SegmentLimits {
+  maxStoreBytes: number;
+  maxIndexBytes: number;
+}
+
+export interface LogRecord {
+  offset: number;
+  value: Uint8Array;
+}
+
+const STORE_SUFFIX = '.store';
+const INDEX_SUFFIX = '.index';
+
+/** Zero-padded so that a directory listing sorts segments by base offset. */
+export function segmentFileName(baseOffset: number, suffix: string): string {
+  return baseOffset.toString().padStart(20, '0') + suffix;
+}
+
+/** The segments found in `dir`, by base offset; index files without a store (an interrupted removal) are deleted. */
+export function listSegmentBases(dir: string): number[] {
+  const stores = new Set<number>();
+  const indexes: number[] = [];
+  for (const name of fs.readdirSync(dir)) {
+    const m = /^(\d{1,20})\.(store|index)$/.exec(name);
+    if (!m) continue;
+    const base = Number(m[1]);
+    if (!Number.isSafeInteger(base)) continue;
+    if (m[2] === 'store') stores.add(base);
+    else indexes.push(base);
+  }
+  for (const base of indexes) {
+    if (!stores.has(base)) fs.rmSync(path.join(dir, segmentFileName(base, INDEX_SUFFIX)), { force: true });
+  }
+  return [...stores].sort((a, b) => a - b);
+}
+
+/**
+ * A store and its index, holding the records from `baseOffset` on. The log appends only to its newest segment
+ * and rolls to a new one before a record would overflow either file's limit, so no segment ever holds a partial
+ * record or an entry the other file lacks.
+ */
+export class Segment {
+  private readonly maxEntries: number;
+  /** Set when a sealed segment lost records it should hold: reads of them report corruption. */
+  private declaredNext: number;
+  /** Where the located records end in the store (the store size, unless a sealed segment's tail is damaged). */
+  private damagedEnd: number | null = null;
+  /** When the segment was last written: the age that retention compares against. */
+  lastWriteMs: number;
+
+  private constructor(
+    readonly baseOffset: number,
+    private readonly store: Store,
+    private readonly index: OffsetIndex,
+    private readonly limits: SegmentLimits,
+    lastWriteMs: number,
+  ) {
+    this.declaredNext = baseOffset + index.count;
+    this.lastWriteMs = lastWriteMs;
+    this.maxEntries = Math.floor(limits.maxIndexBytes / INDEX_ENTRY_BYTES);
+  }
+
+  static isEmptyOnDisk(dir: string, baseOffset: number): boolean {
+    return fs.statSync(path.join(dir, segmentFileName(baseOffset, STORE_SUFFIX))).size === 0;
+  }
+
+  static removeFiles(dir: string, baseOffset: number): void {
+    fs.rmSync(path.join(dir, segmentFileName(baseOffset, STORE_SUFFIX)), { force: true });
+    fs.rmSync(path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX)), { force: true });
+  }
+
+  static create(dir: string, baseOffset: number, limits: SegmentLimits): Segment {
+    const store = Store.open(path.join(dir, segmentFileName(baseOffset, STORE_SUFFIX)), limits.maxStoreBytes);
+    const { index } = OffsetIndex.open(path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX)));
+    const s = new Segment(baseOffset, store, index, limits, Date.now());
+    if (store.size > 0 || index.count > 0) s.cutTo(0);
+    return s;
+  }
+
+  /**
+   * Opens the newest segment after a possible crash: the store is the truth. Its frames are verified from the
+   * start; the first torn, zero-filled or corrupt frame and everything after it are cut off, and the index is
+   * made to match. Returns whether anything had to be repaired (then the repair has been fsynced).
+   */
+  static recover(dir: string, baseOffset: number, limits: SegmentLimits): { segment: Segment; repaired: boolean } {
+    const storePath = path.join(dir, segmentFileName(baseOffset, STORE_SUFFIX));
+    const store = Store.open(storePath, limits.maxStoreBytes);
+    const { index, fileEntries } = OffsetIndex.open(path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX)));
+    const scan = store.scan(true);
+    let repaired = false;
+    if (scan.validBytes < store.size) {
+      store.truncate(scan.validBytes);
+      repaired = true;
+    }
+    if (index.reconcile(scan.positions, fileEntries)) repaired = true;
+    if (repaired) {
+      store.datasyncNow();
+      index.datasyncNow();
+    }
+    const segment = new Segment(baseOffset, store, index, limits, fs.statSync(storePath).mtimeMs);
+    return { segment, repaired };
+  }
+
+  /**
+   * Opens an older segment, which must hold the offsets up to `nextOffset` (the next segment's base). Its index is
+   * trusted when it is dense, complete and its last entry ends exactly at the end of the store; otherwise it is
+   * rebuilt from a scan that keeps frames with bad checksums (reads report them) and records that cannot be
+   * located any more are reported as corrupt on read. Never throws for damaged content.
+   */
+  static openSealed(dir: string, baseOffset: number, nextOffset: number, limits: SegmentLimits): Segment {
+    const storePath = path.join(dir, segmentFileName(baseOffset, STORE_SUFFIX));
+    const store = Store.open(storePath, limits.maxStoreBytes);
+    const { index, fileEntries } = OffsetIndex.open(path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX)));
+    const expected = Math.max(0, nextOffset - baseOffset);
+    const segment = new Segment(baseOffset, store, index, limits, fs.statSync(storePath).mtimeMs);
+    if (!(fileEntries === expected && segment.lastFrameEndsAtStoreEnd())) {
+      const scan = store.scan(false);
+      const kept = scan.positions.slice(0, expected);
+      index.reconcile(kept, fileEntries);
+      const end = scan.positions.length > expected ? scan.positions[expected]! : scan.validBytes;
+      if (end !== store.size) segment.damagedEnd = end;
+    }
+    segment.declaredNext = baseOffset + expected;
+    return segment;
+  }
+
+  private lastFrameEndsAtStoreEnd(): boolean {
+    const n = this.index.count;
+    if (n === 0) return this.store.size === 0;
+    const position = this.index.position(n - 1);
+    if (position + FRAME_HEADER_BYTES > this.store.size) return false;
+    const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+    this.store.readInto(position, FRAME_HEADER_BYTES, header, 0);
+    return position + FRAME_HEADER_BYTES + header.readUInt32LE(0) === this.store.size;
+  }
+
+  get nextOffset(): number {
+    return Math.max(this.baseOffset + this.index.count, this.declaredNext);
+  }
+
+  get isEmpty(): boolean {
+    return this.nextOffset === this.baseOffset;
+  }
+
+  get storePath(): string {
+    return this.store.path;
+  }
+
+  get storeBytes(): number {
+    return this.store.size;
+  }
+
+  get sizeBytes(): number {
+    return this.store.size + this.index.sizeBytes;
+  }
+
+  get storeFileDescriptor(): number {
+    return this.store.fileDescriptor;
+  }
+
+  /** Whether a record of `valueBytes` fits in both the store and the index limits. */
+  fits(valueBytes: number): boolean {
+    return (
+      this.store.size + FRAME_HEADER_BYTES + valueBytes <= this.limits.maxStoreBytes &&
+      this.index.count < this.maxEntries
+    );
+  }
+
+  /** The book's IsMaxed: not even an empty record fits any more. */
+  get isMaxed(): boolean {
+    return !this.fits(0);
+  }
+
+  /** Appends a record the caller checked `fits`; returns its offset. */
+  append(value: Uint8Array): number {
+    const position = this.store.append(value);
+    this.index.push(position);
+    this.declaredNext++;
+    return this.declaredNext - 1;
+  }
+
+  private recordsEnd(): number {
+    return this.damagedEnd ?? this.store.size;
+  }
+
+  /** The located frame of `offset`, or a CorruptRecordError when the segment lost it. */
+  private frame(offset: number): { position: number; end: number } {
+    const rel = offset - this.baseOffset;
+    if (rel >= this.index.count) {
+      throw new CorruptRecordError(offset, this.store.path, 'the store was damaged before this record');
+    }
+    const position = this.index.position(rel);
+    const end = rel + 1 < this.index.count ? this.index.position(rel + 1) : this.recordsEnd();
+    return { position, end };
+  }
+
+  /** The value of `offset`, which the caller checked lies in [baseOffset, nextOffset). */
+  read(offset: number): Uint8Array {
+    const { position, end } = this.frame(offset);
+    const frameBytes = end - position;
+    if (frameBytes < FRAME_HEADER_BYTES) throw this.corrupt(offset, 'frame shorter than its header');
+    let buf: Buffer;
+    try {
+      buf = this.store.view(position, frameBytes);
+    } catch (err) {
+      throw this.corrupt(offset, `cannot read ${frameBytes} bytes at ${position}: ${(err as Error).message}`);
+    }
+    return this.verified(offset, buf, 0, frameBytes);
+  }
+
+  /**
+   * Appends to `out` the records from `offset` on, at most `maxRecords` and while their values total at most
+   * `maxBytes`, except that the first record of a page (`out` empty) is always taken. Reads them with one positional read. Returns the value bytes added.
+   */
+  readRange(offset: number, maxRecords: number, maxBytes: number, out: LogRecord[]): number {
+    const first = offset - this.baseOffset;
+    const located = this.index.count;
+    if (first >= located) {
+      throw new CorruptRecordError(offset, this.store.path, 'the store was damaged before this record');
+    }
+    const start = this.index.position(first);
+    let rel = first;
+    let bytes = 0;
+    let end = start;
+    while (rel < located && rel - first < maxRecords) {
+      const next = rel + 1 < located ? this.index.position(rel + 1) : this.recordsEnd();
+      const valueBytes = next - this.index.position(rel) - FRAME_HEADER_BYTES;
+      if ((rel > first || out.length > 0) && bytes + valueBytes > maxBytes) break;
+      bytes += valueBytes;
+      end = next;
+      rel++;
+    }
+    if (rel === first) return 0;
+    const buf = Buffer.allocUnsafe(end - start);
+    this.readBytes(offset, start, end - start, buf);
+    for (let r = first; r < rel; r++) {
+      const at = this.index.position(r) - start;
+      const to = r + 1 < rel ? this.index.position(r + 1) - start : end - start;
+      out.push({ offset: this.baseOffset + r, value: this.verified(this.baseOffset + r, buf, at, to) });
+    }
+    return bytes;
+  }
+
+  private readBytes(offset: number, position: number, length: number, into: Buffer): void {
+    try {
+      this.store.readInto(position, length, into, 0);
+    } catch (err) {
+      throw this.corrupt(offset, `cannot read ${length} bytes at ${position}: ${(err as Error).message}`);
+    }
+  }
+
+  private verified(offset: number, buf: Buffer, at: number, end: number): Uint8Array {
+    const length = buf.readUInt32LE(at);
+    if (length !== end - at - FRAME_HEADER_BYTES) {
+      throw this.corrupt(offset, `length ${length} does not match the index (${end - at - FRAME_HEADER_BYTES})`);
+    }
+    // A plain Uint8Array view: Buffer#subarray costs several times more per record, which shows in readRange.
+    const value = new Uint8Array(buf.buffer, buf.byteOffset + at + FRAME_HEADER_BYTES, length);
+    if (frameChecksum(value, length) !== buf.readUInt32LE(at + 4)) throw this.corrupt(offset, 'checksum mismatch');
+    return value;
+  }
+
+  private corrupt(offset: number, detail: string): CorruptRecordError {
+    return new CorruptRecordError(offset, this.store.path, detail);
+  }
+
+  /** Removes every record at or above `offset` (clamped to this segment). */
+  cutTo(offset: number): void {
+    const rel = Math.max(0, offset - this.baseOffset);
+    if (rel >= this.index.count && this.baseOffset + rel >= this.declaredNext) return;
+    const located = Math.min(rel, this.index.count);
+    const storeEnd = located < this.index.count ? this.index.position(located) : this.recordsEnd();
+    this.store.truncate(storeEnd);
+    this.index.truncate(located);
+    this.declaredNext = this.baseOffset + located;
+    this.damagedEnd = null;
+    this.lastWriteMs = Date.now();
+  }
+
+  /** Writes buffered records and index entries to the files. */
+  flush(): void {
+    this.store.flush();
+    this.index.flush();
+  }
+
+  get dirty(): boolean {
+    return this.store.dirty;
+  }
+
+  /** Makes the store and index durable now (blocking): the checkpoint between segments. */
+  datasyncNow(): void {
+    this.flush();
+    this.store.datasyncNow();
+    this.index.datasyncNow();
+  }
+
+  /** The segment stops taking appends: it keeps its files open for reads, without a write buffer. */
+  seal(durable: boolean): void {
+    this.flush();
+    if (durable) this.datasyncNow();
+    this.store.seal();
+    this.lastWriteMs = Date.now();
+  }
+
+  close(): void {
+    try {
+      this.store.close();
+    } finally {
+      this.index.close();
+    }
+  }
+
+  /** Closes and deletes the files: store first, so a crash in between leaves an index that open discards. */
+  remove(): void {
+    this.close();
+    fs.rmSync(this.store.path, { force: true });
+    fs.rmSync(this.index.path, { force: true });
+  }
+}

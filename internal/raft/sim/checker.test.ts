@@ -1,0 +1,73 @@
+// The safety checker must catch every kind of violation it claims to, or the simulation proves nothing.
+import type { RawNode } from '../raw-node.js';
+import type { Entry } from '../types.js';
+import { chain, SafetyChecker, SafetyViolation } from './checker.js';
+
+const enc = new TextEncoder();
+const e = (index: number, term: number, text: string): Entry => ({ index, term, type: 'normal', data: enc.encode(text) });
+
+/** A stand-in for a node whose log holds `terms` (index 1..n) with the given commit index. */
+function fakeNode(id: string, term: number, terms: number[], committed: number): RawNode {
+  const log = { committed, firstIndex: () => 1, lastIndex: () => terms.length, term: (i: number) => (i === 0 ? 0 : terms[i - 1]!) };
+  return { id, raft: { term, log } } as unknown as RawNode;
+}
+
+describe('SafetyChecker', () => {
+  test('catches a term going backwards and a second vote in the same term', () => {
+    const c = new SafetyChecker();
+    c.onHardState('a', { term: 3, vote: 'b', commit: 0 });
+    expect(() => c.onHardState('a', { term: 2, vote: '', commit: 0 })).toThrow(SafetyViolation);
+    expect(() => c.onHardState('a', { term: 3, vote: 'c', commit: 0 })).toThrow(/voted for b and then c/);
+    expect(() => c.onHardState('a', { term: 4, vote: 'c', commit: 0 })).not.toThrow();
+  });
+
+  test('catches two different entries with the same index and term (log matching)', () => {
+    const c = new SafetyChecker();
+    c.onPersistEntries('a', [e(5, 2, 'x')], () => 2);
+    expect(() => c.onPersistEntries('b', [e(5, 2, 'x')], () => 2)).not.toThrow();
+    expect(() => c.onPersistEntries('b', [e(5, 2, 'y')], () => 2)).toThrow(/log matching/);
+    expect(() => c.onPersistEntries('c', [e(5, 2, 'x')], () => 1)).toThrow(/log matching/);
+  });
+
+  test('catches two nodes applying different histories at the same index (state machine safety)', () => {
+    const c = new SafetyChecker();
+    c.onApply('a', 1, chain(0, e(1, 1, 'x')));
+    expect(() => c.onApply('b', 1, chain(0, e(1, 1, 'x')))).not.toThrow();
+    expect(() => c.onApply('b', 1, chain(0, e(1, 1, 'y')))).toThrow(/state machine safety/);
+  });
+
+  test('catches a restore from a snapshot that matches no applied history', () => {
+    const c = new SafetyChecker();
+    c.onApply('a', 4, 1234);
+    expect(() => c.onRestore('b', 4, 1234)).not.toThrow();
+    expect(() => c.onRestore('b', 4, 999)).toThrow(SafetyViolation);
+    expect(() => c.onRestore('b', 7, 1234)).toThrow(SafetyViolation);
+  });
+
+  test('catches a committed entry that changes (a commit lost)', () => {
+    const c = new SafetyChecker();
+    c.onCommit(fakeNode('a', 2, [1, 2, 2], 3));
+    expect(() => c.onCommit(fakeNode('b', 3, [1, 2, 3], 3))).toThrow(/committed entry 3/);
+  });
+
+  test('catches two leaders in one term (election safety)', () => {
+    const c = new SafetyChecker();
+    c.onLeader(fakeNode('a', 5, [1], 0));
+    expect(() => c.onLeader(fakeNode('a', 5, [1], 0))).not.toThrow();
+    expect(() => c.onLeader(fakeNode('b', 5, [1], 0))).toThrow(/election safety/);
+  });
+
+  test('catches a leader elected without every committed entry (leader completeness)', () => {
+    const c = new SafetyChecker();
+    c.onCommit(fakeNode('a', 2, [1, 2, 2], 3));
+    expect(() => c.onLeader(fakeNode('b', 3, [1, 2], 0))).toThrow(/leader completeness/);
+    expect(() => c.onLeader(fakeNode('c', 4, [1, 2, 3], 0))).toThrow(/leader completeness/);
+    expect(() => c.onLeader(fakeNode('d', 5, [1, 2, 2, 5], 0))).not.toThrow();
+  });
+
+  test('catches a read that misses a write acknowledged before it began (linearizability)', () => {
+    const c = new SafetyChecker();
+    expect(() => c.onReadState('a', 9, 9)).not.toThrow();
+    expect(() => c.onReadState('a', 8, 9)).toThrow(/stale read/);
+  });
+});

@@ -1,0 +1,325 @@
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import { HealthCheckResponse_ServingStatus as ServingStatus } from '../../api/grpc/health/v1/health.js';
+import type { ConsumeResponse, LogClient, ProduceResponse } from '../../api/v1/log.js';
+import type { LogService } from './log-service.js';
+import {
+  cancel,
+  clientCredentials,
+  eventually,
+  healthClient,
+  logClient,
+  makeTestPKI,
+  startTestServer,
+  take,
+  unary,
+  type TestPKI,
+  type TestServer,
+} from './test-support.js';
+
+const { status: Code } = grpc;
+const bytes = (text: string): Buffer => Buffer.from(text);
+
+let pki: TestPKI;
+beforeAll(async () => {
+  pki = await makeTestPKI();
+});
+
+describe('log.v1.Log over mutual TLS', () => {
+  let ts: TestServer;
+  let clients: grpc.Client[];
+  const client = (identity: string): LogClient => {
+    const c = logClient(ts.addr, clientCredentials(pki, pki.clients[identity]));
+    clients.push(c);
+    return c;
+  };
+
+  beforeEach(async () => {
+    ts = await startTestServer(pki, { maxRecordBytes: 1024 });
+    clients = [];
+  });
+  afterEach(async () => {
+    for (const c of clients) c.close();
+    await ts.close();
+  });
+
+  it('produces a record and consumes it back at the returned offset (the default log)', async () => {
+    const root = client('root');
+    const first = await unary(root.produce.bind(root), { record: { value: bytes('hello'), offset: 0, term: 0, type: 0 }, topic: '' });
+    const second = await unary(root.produce.bind(root), { record: { value: bytes('world'), offset: 0, term: 0, type: 0 }, topic: '' });
+    expect([first.offset, second.offset]).toEqual([0, 1]);
+    const got = await unary(root.consume.bind(root), { offset: 1, topic: '', linearizable: false });
+    expect(got.record?.value.toString()).toBe('world');
+    expect(got.record?.offset).toBe(1);
+  });
+
+  it('answers a consume past the end of the log with OUT_OF_RANGE', async () => {
+    const root = client('root');
+    await unary(root.produce.bind(root), { record: { value: bytes('only'), offset: 0, term: 0, type: 0 }, topic: '' });
+    await expect(unary(root.consume.bind(root), { offset: 1, topic: '', linearizable: false })).rejects.toMatchObject({
+      code: Code.OUT_OF_RANGE,
+    });
+  });
+
+  it('streams produce responses in request order and consumes them back by stream', async () => {
+    const root = client('root');
+    const produce = root.produceStream();
+    const values = Array.from({ length: 300 }, (_, i) => bytes(`record-${i}`));
+    const responses = take<ProduceResponse>(produce, values.length);
+    // Every request is written before any response is read: the server must pipeline, not lock-step.
+    for (const value of values) produce.write({ record: { value, offset: 0, term: 0, type: 0 }, topic: 'orders' });
+    expect((await responses).map((r) => r.offset)).toEqual(values.map((_, i) => i));
+    produce.end();
+
+    const consume = root.consumeStream({ offset: 0, topic: 'orders', linearizable: false });
+    const records = await take<ConsumeResponse>(consume, values.length);
+    cancel(consume);
+    expect(records.map((r) => r.record?.value.toString())).toEqual(values.map((v) => v.toString()));
+    expect(records.map((r) => r.record?.offset)).toEqual(values.map((_, i) => i));
+  });
+
+  it('ConsumeStream waits at the head and delivers records produced later', async () => {
+    const root = client('root');
+    await unary(root.produce.bind(root), { record: { value: bytes('before'), offset: 0, term: 0, type: 0 }, topic: 'events' });
+    const consume = root.consumeStream({ offset: 0, topic: 'events', linearizable: false });
+    expect((await take<ConsumeResponse>(consume, 1))[0]?.record?.value.toString()).toBe('before');
+    // The stream is now parked at offset 1 with nothing to send.
+    const later = take<ConsumeResponse>(consume, 2);
+    await unary(root.produce.bind(root), { record: { value: bytes('after-1'), offset: 0, term: 0, type: 0 }, topic: 'events' });
+    await unary(root.produceBatch.bind(root), { topic: 'events', values: [bytes('after-2')] });
+    expect((await later).map((r) => [r.record?.offset, r.record?.value.toString()])).toEqual([
+      [1, 'after-1'],
+      [2, 'after-2'],
+    ]);
+    cancel(consume);
+  });
+
+  it('a cancelled ConsumeStream ends its wait at the head and releases the stream', async () => {
+    await ts.close();
+    let waiting = 0;
+    ts = await startTestServer(pki, {
+      wrapLogService: (inner): LogService => ({
+        produce: (t, v) => inner.produce(t, v),
+        read: (t, o, opts) => inner.read(t, o, opts),
+        readRange: (t, o, l, opts) => inner.readRange(t, o, l, opts),
+        topics: () => inner.topics(),
+        getServers: () => inner.getServers(),
+        waitFor: (t, o, signal) => {
+          waiting++;
+          return inner.waitFor(t, o, signal).finally(() => waiting--);
+        },
+      }),
+    });
+    const root = client('root');
+    await unary(root.produce.bind(root), { record: { value: bytes('x'), offset: 0, term: 0, type: 0 }, topic: '' });
+    const consume = root.consumeStream({ offset: 1, topic: '', linearizable: false });
+    await eventually(() => waiting === 1 && ts.server.openStreams === 1, 'the stream waits at the head');
+    cancel(consume);
+    await eventually(() => waiting === 0 && ts.server.openStreams === 0, 'the wait is aborted and the stream released');
+    // The server is still healthy and serving.
+    const got = await unary(root.consume.bind(root), { offset: 0, topic: '', linearizable: false });
+    expect(got.record?.value.toString()).toBe('x');
+  });
+
+  it('refuses nobody with PERMISSION_DENIED on produce and consume', async () => {
+    const nobody = client('nobody');
+    await expect(
+      unary(nobody.produce.bind(nobody), { record: { value: bytes('x'), offset: 0, term: 0, type: 0 }, topic: '' }),
+    ).rejects.toMatchObject({ code: Code.PERMISSION_DENIED, details: expect.stringContaining('nobody') });
+    await expect(unary(nobody.consume.bind(nobody), { offset: 0, topic: '', linearizable: false })).rejects.toMatchObject({
+      code: Code.PERMISSION_DENIED,
+    });
+    const stream = nobody.consumeStream({ offset: 0, topic: '', linearizable: false });
+    await expect(take(stream, 1)).rejects.toMatchObject({ code: Code.PERMISSION_DENIED });
+  });
+
+  it('keeps a tenant to its own topics and lists only the topics the caller may consume', async () => {
+    const tenantA = client('tenant-a');
+    const tenantB = client('tenant-b');
+    const a = await unary(tenantA.produceBatch.bind(tenantA), { topic: 'tenant-a.orders', values: [bytes('a0'), bytes('a1')] });
+    expect(a).toEqual({ firstOffset: 0, count: 2 });
+    await unary(tenantB.produceBatch.bind(tenantB), { topic: 'tenant-b.orders', values: [bytes('b0')] });
+
+    await expect(
+      unary(tenantA.produce.bind(tenantA), { record: { value: bytes('x'), offset: 0, term: 0, type: 0 }, topic: 'tenant-b.orders' }),
+    ).rejects.toMatchObject({ code: Code.PERMISSION_DENIED });
+    await expect(unary(tenantA.consume.bind(tenantA), { offset: 0, topic: 'tenant-b.orders', linearizable: false })).rejects.toMatchObject({
+      code: Code.PERMISSION_DENIED,
+    });
+    await expect(unary(tenantA.consume.bind(tenantA), { offset: 0, topic: '', linearizable: false })).rejects.toMatchObject({
+      code: Code.PERMISSION_DENIED,
+    });
+    // tenant-b's log is untouched by the refused write.
+    const root = client('root');
+    const page = await unary(root.consumeRange.bind(root), { topic: 'tenant-b.orders', offset: 0, maxRecords: 0, maxBytes: 0, linearizable: false });
+    expect(page.records.map((r) => r.value.toString())).toEqual(['b0']);
+
+    expect((await unary(tenantA.listTopics.bind(tenantA), {})).topics).toEqual(['tenant-a.orders']);
+    expect((await unary(root.listTopics.bind(root), {})).topics).toEqual(['', 'tenant-a.orders', 'tenant-b.orders']);
+  });
+
+  it('rejects a record over the maximum size with INVALID_ARGUMENT and stores nothing', async () => {
+    const root = client('root');
+    await unary(root.produce.bind(root), { record: { value: Buffer.alloc(1024, 1), offset: 0, term: 0, type: 0 }, topic: '' });
+    await expect(
+      unary(root.produce.bind(root), { record: { value: Buffer.alloc(1025, 2), offset: 0, term: 0, type: 0 }, topic: '' }),
+    ).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT, details: expect.stringContaining('1025') });
+    await expect(unary(root.produceBatch.bind(root), { topic: '', values: [bytes('ok'), Buffer.alloc(2000)] })).rejects.toMatchObject({
+      code: Code.INVALID_ARGUMENT,
+    });
+    const next = await unary(root.produce.bind(root), { record: { value: bytes('next'), offset: 0, term: 0, type: 0 }, topic: '' });
+    expect(next.offset).toBe(1);
+  });
+
+  it('rejects malformed requests with INVALID_ARGUMENT: no record, empty batch, bad topic name', async () => {
+    const root = client('root');
+    await expect(unary(root.produce.bind(root), { record: undefined, topic: '' })).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT });
+    await expect(unary(root.produceBatch.bind(root), { topic: '', values: [] })).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT });
+    await expect(
+      unary(root.produce.bind(root), { record: { value: bytes('x'), offset: 0, term: 0, type: 0 }, topic: '../etc' }),
+    ).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT, details: expect.stringContaining('invalid topic') });
+    expect(ts.logs.list()).toEqual(['']);
+    expect(ts.logs.get('').nextOffset()).toBe(0);
+  });
+
+  it('answers a consume of an unknown topic with NOT_FOUND, on every consume RPC', async () => {
+    const root = client('root');
+    await expect(unary(root.consume.bind(root), { offset: 0, topic: 'nope', linearizable: false })).rejects.toMatchObject({
+      code: Code.NOT_FOUND,
+      details: expect.stringContaining('nope'),
+    });
+    await expect(
+      unary(root.consumeRange.bind(root), { topic: 'nope', offset: 0, maxRecords: 1, maxBytes: 0, linearizable: false }),
+    ).rejects.toMatchObject({ code: Code.NOT_FOUND });
+    await expect(take(root.consumeStream({ offset: 0, topic: 'nope', linearizable: false }), 1)).rejects.toMatchObject({
+      code: Code.NOT_FOUND,
+    });
+    expect(ts.logs.has('nope')).toBe(false);
+  });
+
+  it('pages with ConsumeRange by max_records and max_bytes, and returns an empty page at the head', async () => {
+    const root = client('root');
+    const values = Array.from({ length: 10 }, () => Buffer.alloc(100, 7));
+    expect(await unary(root.produceBatch.bind(root), { topic: 't', values })).toEqual({ firstOffset: 0, count: 10 });
+    const byCount = await unary(root.consumeRange.bind(root), { topic: 't', offset: 2, maxRecords: 3, maxBytes: 0, linearizable: false });
+    expect(byCount.records.map((r) => r.offset)).toEqual([2, 3, 4]);
+    expect(byCount.nextOffset).toBe(5);
+    const byBytes = await unary(root.consumeRange.bind(root), { topic: 't', offset: 5, maxRecords: 0, maxBytes: 250, linearizable: true });
+    expect(byBytes.records.map((r) => r.offset)).toEqual([5, 6]);
+    const oneEvenIfLarger = await unary(root.consumeRange.bind(root), { topic: 't', offset: 9, maxRecords: 0, maxBytes: 1, linearizable: false });
+    expect(oneEvenIfLarger.records.map((r) => r.offset)).toEqual([9]);
+    expect(oneEvenIfLarger.nextOffset).toBe(10);
+    const head = await unary(root.consumeRange.bind(root), { topic: 't', offset: 10, maxRecords: 0, maxBytes: 0, linearizable: false });
+    expect(head).toEqual({ records: [], nextOffset: 10 });
+    await expect(
+      unary(root.consumeRange.bind(root), { topic: 't', offset: 11, maxRecords: 0, maxBytes: 0, linearizable: false }),
+    ).rejects.toMatchObject({ code: Code.OUT_OF_RANGE });
+  });
+
+  it('answers every ProduceStream request before an oversized one, then fails the stream with INVALID_ARGUMENT', async () => {
+    const root = client('root');
+    const produce = root.produceStream();
+    const acknowledged = take<ProduceResponse>(produce, 2);
+    produce.write({ record: { value: bytes('a'), offset: 0, term: 0, type: 0 }, topic: '' });
+    produce.write({ record: { value: bytes('b'), offset: 0, term: 0, type: 0 }, topic: '' });
+    produce.write({ record: { value: Buffer.alloc(5000), offset: 0, term: 0, type: 0 }, topic: '' });
+    produce.write({ record: { value: bytes('never'), offset: 0, term: 0, type: 0 }, topic: '' });
+    expect((await acknowledged).map((r) => r.offset)).toEqual([0, 1]);
+    await expect(take(produce, 1)).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT });
+    const page = await unary(root.consumeRange.bind(root), { topic: '', offset: 0, maxRecords: 0, maxBytes: 0, linearizable: false });
+    expect(page.records.map((r) => r.value.toString())).toEqual(['a', 'b']);
+  });
+
+  it('serves connections handed in through createConnectionInjector (the agent multiplexer path)', async () => {
+    const injector = ts.server.createConnectionInjector(ts.server.credentials);
+    const tcp = createNetServer((socket) => injector.injectConnection(socket));
+    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = tcp.address() as AddressInfo;
+      const viaInjector = logClient(`127.0.0.1:${port}`, clientCredentials(pki, pki.clients.root));
+      clients.push(viaInjector);
+      const { offset } = await unary(viaInjector.produce.bind(viaInjector), {
+        record: { value: bytes('injected'), offset: 0, term: 0, type: 0 },
+        topic: '',
+      });
+      const root = client('root');
+      expect((await unary(root.consume.bind(root), { offset, topic: '', linearizable: false })).record?.value.toString()).toBe('injected');
+      const nobody = logClient(`127.0.0.1:${port}`, clientCredentials(pki));
+      clients.push(nobody);
+      await expect(unary(nobody.getServers.bind(nobody), {})).rejects.toMatchObject({ code: Code.UNAUTHENTICATED });
+    } finally {
+      injector.destroy();
+      await new Promise((resolve) => tcp.close(resolve));
+    }
+  });
+
+  it('lists the servers: a single node that leads', async () => {
+    const root = client('root');
+    const { servers } = await unary(root.getServers.bind(root), {});
+    expect(servers).toEqual([{ id: 'local', rpcAddr: '', isLeader: true }]);
+  });
+
+  it('reports SERVING on grpc.health.v1.Health, and NOT_SERVING to a watcher when the server stops', async () => {
+    const health = healthClient(ts.addr, clientCredentials(pki, pki.clients.root));
+    clients.push(health);
+    expect(await unary(health.check.bind(health), { service: '' })).toEqual({ status: ServingStatus.SERVING });
+    expect(await unary(health.check.bind(health), { service: 'log.v1.Log' })).toEqual({ status: ServingStatus.SERVING });
+    await expect(unary(health.check.bind(health), { service: 'other.v1.Thing' })).rejects.toMatchObject({ code: Code.NOT_FOUND });
+
+    const watch = health.watch({ service: 'log.v1.Log' });
+    expect(await take(watch, 1)).toEqual([{ status: ServingStatus.SERVING }]);
+    const next = take(watch, 1);
+    const root = client('root');
+    const consume = root.consumeStream({ offset: 0, topic: '', linearizable: false });
+    const consumeEnd = take(consume, 1);
+    await eventually(() => ts.server.openStreams === 2, 'both streams are open');
+    const stopping = ts.server.stop(2000);
+    expect(await next).toEqual([{ status: ServingStatus.NOT_SERVING }]);
+    // A stream parked at the head does not hold shutdown hostage: it ends with UNAVAILABLE.
+    await expect(consumeEnd).rejects.toMatchObject({ code: Code.UNAVAILABLE });
+    await stopping;
+  });
+});
+
+describe('client authentication', () => {
+  let ts: TestServer;
+  let clients: grpc.Client[];
+  beforeAll(async () => {
+    ts = await startTestServer(pki);
+    clients = [];
+  });
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await ts.close();
+  });
+  const expectUnauthenticated = async (credentials: grpc.ChannelCredentials): Promise<void> => {
+    const c = logClient(ts.addr, credentials);
+    clients.push(c);
+    await expect(
+      unary(c.produce.bind(c), { record: { value: bytes('x'), offset: 0, term: 0, type: 0 }, topic: '' }),
+    ).rejects.toMatchObject({ code: Code.UNAUTHENTICATED, details: expect.stringContaining('client certificate') });
+    await expect(take(c.consumeStream({ offset: 0, topic: '', linearizable: false }), 1)).rejects.toMatchObject({
+      code: Code.UNAUTHENTICATED,
+    });
+    const h = healthClient(ts.addr, credentials);
+    clients.push(h);
+    await expect(unary(h.check.bind(h), { service: '' })).rejects.toMatchObject({ code: Code.UNAUTHENTICATED });
+  };
+
+  it('refuses a client with no certificate with UNAUTHENTICATED', async () => {
+    await expectUnauthenticated(clientCredentials(pki));
+  });
+
+  it('refuses a certificate from another CA with UNAUTHENTICATED, even with an allowed CN', async () => {
+    await expectUnauthenticated(clientCredentials(pki, pki.foreignRoot));
+  });
+
+  it('refuses an expired certificate with UNAUTHENTICATED, even with an allowed CN', async () => {
+    await expectUnauthenticated(clientCredentials(pki, pki.expiredRoot));
+  });
+
+  it('stored nothing for any refused client', async () => {
+    expect(ts.logs.list()).toEqual(['']);
+    expect(ts.logs.get('').nextOffset()).toBe(0);
+  });
+});

@@ -1,0 +1,51 @@
+import { status as Code } from '@grpc/grpc-js';
+import { PermissionDeniedError } from '../auth/index.js';
+import {
+  CorruptRecordError,
+  InvalidTopicError,
+  LogClosedError,
+  LogIOError,
+  OffsetOutOfRangeError,
+  RecordTooLargeError,
+  UnknownTopicError,
+} from '../log/index.js';
+import { InvalidRequestError, ServerShuttingDownError, UnauthenticatedError } from './errors.js';
+import { NotLeaderError } from './log-service.js';
+import { LEADER_ADDR_METADATA, LEADER_ID_METADATA, isUnexpected, toStatus } from './status.js';
+
+describe('toStatus maps each kind of failure to one gRPC code, keeping its message', () => {
+  const cases: Array<[string, Error, Code]> = [
+    ['an offset past the end', new OffsetOutOfRangeError(7, 0, 6), Code.OUT_OF_RANGE],
+    ['an unknown topic', new UnknownTopicError('t'), Code.NOT_FOUND],
+    ['an invalid topic name', new InvalidTopicError('../x'), Code.INVALID_ARGUMENT],
+    ['an oversized record', new RecordTooLargeError(2048, 1024), Code.INVALID_ARGUMENT],
+    ['a malformed request', new InvalidRequestError('no record'), Code.INVALID_ARGUMENT],
+    ['an ACL refusal', new PermissionDeniedError('nobody', 't', 'produce'), Code.PERMISSION_DENIED],
+    ['no client identity', new UnauthenticatedError('no certificate'), Code.UNAUTHENTICATED],
+    ['a corrupt record', new CorruptRecordError(3, '/x/0.store', 'bad crc'), Code.DATA_LOSS],
+    ['a closed log', new LogClosedError(), Code.UNAVAILABLE],
+    ['a log that failed to write', new LogIOError('fsync failed', new Error('EIO')), Code.UNAVAILABLE],
+    ['a server shutting down', new ServerShuttingDownError(), Code.UNAVAILABLE],
+    ['a bug', new TypeError('x is undefined'), Code.INTERNAL],
+  ];
+
+  it.each(cases)('%s', (_what, err, code) => {
+    const status = toStatus(err);
+    expect(status.code).toBe(code);
+    expect(status.details).toContain(err.message);
+  });
+
+  it('sends a follower’s NotLeaderError as UNAVAILABLE with the leader in the trailers', () => {
+    const status = toStatus(new NotLeaderError('node-2', '127.0.0.1:8401'));
+    expect(status.code).toBe(Code.UNAVAILABLE);
+    expect(status.metadata.get(LEADER_ID_METADATA)).toEqual(['node-2']);
+    expect(status.metadata.get(LEADER_ADDR_METADATA)).toEqual(['127.0.0.1:8401']);
+    expect(toStatus(new NotLeaderError()).metadata.get(LEADER_ID_METADATA)).toEqual([]);
+  });
+
+  it('calls only the server’s own failures unexpected', () => {
+    expect(isUnexpected(new TypeError('bug'))).toBe(true);
+    expect(isUnexpected(new OffsetOutOfRangeError(1, 0, 0))).toBe(false);
+    expect(isUnexpected(new PermissionDeniedError('a', 'b', 'consume'))).toBe(false);
+  });
+});

@@ -1,0 +1,143 @@
+// Three agents in this process, with mutual TLS and the repository's ACL policy, forming a cluster through
+// membership: the book's agent test without its three-second sleep (every wait is on a condition), plus what
+// our agent promises about load balancing, identities, and leaving and rejoining.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { pino } from 'pino';
+import type { LogClient } from '../api/v1/log.js';
+import { Agent } from '../internal/agent/agent.js';
+import { realParts } from '../internal/agent/real-parts.js';
+import { createClient } from '../internal/loadbalance/index.js';
+import {
+  agentConfig,
+  consume,
+  directClient,
+  getServers,
+  makeClusterCerts,
+  metric,
+  produce,
+  waitUntil,
+  type ClusterCerts,
+} from './helpers/cluster.js';
+
+const NAMES = ['agent-1', 'agent-2', 'agent-3'];
+
+describe('agents with mTLS and ACLs', () => {
+  let root: string;
+  let certs: ClusterCerts;
+  const agents = new Map<string, Agent>();
+  const clients: LogClient[] = [];
+
+  async function startAgent(name: string, bootstrap: boolean): Promise<Agent> {
+    const join = bootstrap ? [] : [agents.get(NAMES[0]!)!.membershipAddr];
+    const config = agentConfig({ name, dataDir: path.join(root, name), bootstrap, startJoinAddrs: join }, certs);
+    const agent = await Agent.start(config, { parts: realParts, logger: pino({ level: 'silent' }) });
+    agents.set(name, agent);
+    return agent;
+  }
+
+  function client(addr: string, identity: 'root' | 'nobody' = 'root'): LogClient {
+    const c = directClient(addr, certs, identity);
+    clients.push(c);
+    return c;
+  }
+
+  function leader(): Agent {
+    const found = [...agents.values()].find((a) => a.isLeader());
+    if (found === undefined) throw new Error('no leader');
+    return found;
+  }
+
+  async function voterCount(): Promise<number> {
+    return (await getServers(client(leader().rpcAddr))).length;
+  }
+
+  beforeAll(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), 'proglog-agent-'));
+    certs = await makeClusterCerts(path.join(root, 'certs'), NAMES);
+    await startAgent(NAMES[0]!, true);
+    await waitUntil('the bootstrap agent to lead', () => agents.get(NAMES[0]!)!.isLeader());
+    for (const name of NAMES.slice(1)) await startAgent(name, false);
+    await waitUntil('three voters', async () => (await voterCount()) === 3);
+  });
+
+  afterAll(async () => {
+    for (const c of clients.splice(0)) c.close();
+    await Promise.all([...agents.values()].map((a) => a.shutdown()));
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('forms one cluster from a bootstrap agent and two that join through membership', async () => {
+    const servers = await getServers(client(leader().rpcAddr));
+    expect(servers.map((s) => s.id).sort()).toEqual(NAMES);
+    expect(servers.filter((s) => s.isLeader)).toHaveLength(1);
+  });
+
+  it('produces on the leader and consumes the record from the leader and from a follower', async () => {
+    const lead = leader();
+    const follower = [...agents.values()].find((a) => a !== lead)!;
+    const offset = await produce(client(lead.rpcAddr), 'hello world');
+    expect(await consume(client(lead.rpcAddr), offset)).toBe('hello world');
+    // Replication is asynchronous to the produce's reply: wait for it instead of sleeping.
+    const fromFollower = await waitUntil('the follower to have the record', () => consume(client(follower.rpcAddr), offset, 1000));
+    expect(fromFollower).toBe('hello world');
+  });
+
+  it('refuses a produce on a follower with UNAVAILABLE naming the leader', async () => {
+    const lead = leader();
+    const follower = [...agents.values()].find((a) => a !== lead)!;
+    const err = (await produce(client(follower.rpcAddr), 'x').catch((e: unknown) => e)) as grpc.ServiceError;
+    expect(err.code).toBe(grpc.status.UNAVAILABLE);
+    expect(err.metadata.get('proglog-leader-id')).toEqual([lead.config.nodeName]);
+  });
+
+  it('through the load-balancing client, produces land on the leader and consumes spread over the followers', async () => {
+    const lead = leader();
+    const followers = [...agents.values()].filter((a) => a !== lead);
+    // Seeded with the leader: followers' GetServers currently omit the bootstrap voter (see the report).
+    const lb = createClient({ addr: lead.rpcAddr, ca: certs.ca, cert: certs.clients.root.cert, key: certs.clients.root.key, serverName: 'localhost' });
+    clients.push(lb);
+    const offsets: number[] = [];
+    for (let i = 0; i < 10; i++) offsets.push(await produce(lb, `lb-${i}`));
+    for (const f of followers) {
+      await waitUntil(`${f.config.nodeName} to catch up`, () => consume(client(f.rpcAddr), offsets[9]!, 1000));
+    }
+    const before = await Promise.all([...agents.values()].map(async (a) => ({ agent: a, text: await a.metrics.text() })));
+    for (const [i, offset] of offsets.entries()) expect(await consume(lb, offset)).toBe(`lb-${i}`);
+
+    const delta = async (a: Agent, name: string): Promise<number> =>
+      metric(await a.metrics.text(), name) - metric(before.find((b) => b.agent === a)!.text, name);
+    const produced = async (a: Agent): Promise<number> => metric(await a.metrics.text(), 'proglog_records_produced_total');
+    expect(await produced(lead)).toBeGreaterThanOrEqual(10);
+    for (const f of followers) expect(await produced(f)).toBe(0);
+    expect(await delta(lead, 'proglog_records_consumed_total')).toBe(0);
+    // Round-robin over the two followers: both serve, and together they serve all ten.
+    const served = await Promise.all(followers.map((f) => delta(f, 'proglog_records_consumed_total')));
+    expect(served.every((n) => n > 0)).toBe(true);
+    expect(served[0]! + served[1]!).toBe(10);
+  });
+
+  it('denies the nobody identity both produce and consume', async () => {
+    const lead = leader();
+    const nobody = client(lead.rpcAddr, 'nobody');
+    await expect(produce(nobody, 'x')).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
+    await expect(consume(nobody, 0)).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
+  });
+
+  it('removes a node that leaves gracefully, and takes it back as itself when it restarts with its data dir', async () => {
+    const leaving = [...agents.values()].find((a) => !a.isLeader())!;
+    const name = leaving.config.nodeName;
+    await leaving.shutdown();
+    agents.delete(name);
+    await waitUntil(`${name} to be removed from the Raft configuration`, async () => (await voterCount()) === 2);
+
+    const whileAway = await produce(client(leader().rpcAddr), 'written while away');
+    const back = await startAgent(name, false);
+    await waitUntil(`${name} to be a voter again`, async () => (await voterCount()) === 3);
+    expect(await waitUntil(`${name} to catch up`, () => consume(client(back.rpcAddr), whileAway, 1000))).toBe('written while away');
+    // The record from before it left is still there: it came back as itself, data intact.
+    expect(await consume(client(back.rpcAddr), 0)).toBe('hello world');
+  });
+});

@@ -1,0 +1,301 @@
+// A local cluster of real agent processes for the fault suite and the cluster benchmark. With `faults` on, each
+// node sits behind a FaultProxy: the node is told to listen on the proxy's port (so that is the address it
+// advertises to peers and clients) and listen-redirect.ts moves its real listener aside, so every Raft and gRPC
+// byte between nodes, and from clients, crosses a proxy the nemesis controls.
+import fs from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { LogClient, type Server as ServerInfo } from '../../api/v1/log.js';
+import { createClient } from '../../internal/loadbalance/index.js';
+import { writeClusterCerts, type ClusterCerts } from './cluster-certs.js';
+import { LinkTable } from './link-table.js';
+import { ADVERTISED_PORT_ENV, REAL_PORT_FILE_ENV } from './listen-redirect.js';
+import { FaultProxy } from './proxy.js';
+import { processSourceIdentifier } from './socket-owner.js';
+import { Supervisor, type SupervisedProcess } from './supervisor.js';
+import { waitUntil } from './wait.js';
+
+export interface ClusterOptions {
+  nodes: number;
+  /** Everything of the run lives under here: certs, data dirs, logs. */
+  rootDir: string;
+  /** Put a fault proxy in front of each node. */
+  faults: boolean;
+  electionTimeoutMs?: number;
+  heartbeatMs?: number;
+  sync?: 'always' | 'interval' | 'never';
+  logLevel?: string;
+  extraArgs?: string[];
+}
+
+export interface ClusterNode {
+  name: string;
+  dataDir: string;
+  logFile: string;
+  /** The address peers and clients use (the proxy's, with faults on). */
+  rpcAddr: string;
+  bindAddr: string;
+  proxy: FaultProxy | undefined;
+  proc: SupervisedProcess;
+}
+
+const HOST = '127.0.0.1';
+
+/** How to run the agent: compiled JavaScript when this file runs from dist/, else the TypeScript sources. */
+interface Launch {
+  main: string;
+  preload: string[];
+  redirect: string;
+}
+
+function launch(): Launch {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const distIndex = here.lastIndexOf(`${path.sep}dist${path.sep}`);
+  if (distIndex >= 0 && fs.existsSync(path.join(here, 'listen-redirect.js'))) {
+    const dist = here.slice(0, distIndex + 5);
+    return {
+      main: path.join(dist, 'cmd/proglog/main.js'),
+      preload: [],
+      redirect: pathToFileURL(path.join(here, 'listen-redirect.js')).href,
+    };
+  }
+  const root = path.resolve(here, '../..');
+  return {
+    main: path.join(root, 'cmd/proglog/main.ts'),
+    preload: [pathToFileURL(path.join(root, 'test/helpers/ts-loader/register.mjs')).href],
+    redirect: pathToFileURL(path.join(here, 'listen-redirect.ts')).href,
+  };
+}
+
+/** A port the OS says is free now (bound and released; membership needs a fixed address before it starts). */
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, HOST, r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function repoRoot(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const distIndex = here.lastIndexOf(`${path.sep}dist${path.sep}`);
+  return distIndex >= 0 ? here.slice(0, distIndex) : path.resolve(here, '../..');
+}
+
+export class Cluster {
+  readonly links = new LinkTable();
+  readonly supervisor = new Supervisor();
+  readonly nodes: ClusterNode[] = [];
+  private readonly clients: grpc.Client[] = [];
+  private readonly direct = new Map<string, LogClient>();
+
+  private constructor(
+    readonly opts: ClusterOptions,
+    readonly certs: ClusterCerts,
+  ) {}
+
+  static async start(opts: ClusterOptions): Promise<Cluster> {
+    const names = Array.from({ length: opts.nodes }, (_, i) => `node-${i + 1}`);
+    const certs = await writeClusterCerts(path.join(opts.rootDir, 'certs'), names);
+    const cluster = new Cluster(opts, certs);
+    try {
+      for (const name of names) await cluster.addNode(name);
+      // The bootstrap node first, then the others join through it.
+      cluster.startNode(cluster.nodes[0]!);
+      await cluster.waitForLeader(30_000);
+      for (const n of cluster.nodes.slice(1)) cluster.startNode(n);
+      await cluster.waitForMembers(opts.nodes, 60_000);
+      return cluster;
+    } catch (err) {
+      await cluster.close();
+      throw err;
+    }
+  }
+
+  node(name: string): ClusterNode {
+    const n = this.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`no node ${name}`);
+    return n;
+  }
+
+  names(): string[] {
+    return this.nodes.map((n) => n.name);
+  }
+
+  /** A load-balancing client (the product's), entering through the first node. */
+  client(opts: { entry?: string; channelOptions?: grpc.ChannelOptions } = {}): LogClient {
+    const c = createClient({
+      addr: opts.entry ?? this.nodes[0]!.rpcAddr,
+      ca: this.certs.ca,
+      cert: this.certs.client.cert,
+      key: this.certs.client.key,
+      ...(opts.channelOptions ? { channelOptions: opts.channelOptions } : {}),
+    });
+    this.clients.push(c);
+    return c;
+  }
+
+  /** A plain client bound to one node (no balancing): to read that node's own copy of the log. */
+  directClient(name: string): LogClient {
+    let c = this.direct.get(name);
+    if (!c) {
+      const creds = grpc.credentials.createSsl(
+        Buffer.from(this.certs.ca),
+        Buffer.from(this.certs.client.key),
+        Buffer.from(this.certs.client.cert),
+      );
+      c = new LogClient(this.node(name).rpcAddr, creds);
+      this.direct.set(name, c);
+    }
+    return c;
+  }
+
+  /** Asks one node who the servers are. */
+  getServers(name: string, timeoutMs = 1000): Promise<ServerInfo[]> {
+    return new Promise((resolve, reject) =>
+      this.directClient(name).getServers({}, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>
+        err ? reject(err) : resolve(res.servers),
+      ),
+    );
+  }
+
+  /** The node that the running, unpaused nodes agree is leader now, if any. */
+  async currentLeader(timeoutMs = 1000): Promise<string | undefined> {
+    const votes = new Map<string, number>();
+    const live = this.nodes.filter((n) => n.proc.running && !n.proc.paused);
+    await Promise.all(
+      live.map(async (n) => {
+        try {
+          const servers = await this.getServers(n.name, timeoutMs);
+          const leader = servers.find((s) => s.isLeader);
+          const node = leader && this.nodes.find((x) => x.rpcAddr === leader.rpcAddr);
+          if (node) votes.set(node.name, (votes.get(node.name) ?? 0) + 1);
+        } catch {
+          // Unreachable or not answering: no vote.
+        }
+      }),
+    );
+    let best: string | undefined;
+    let bestVotes = 0;
+    for (const [name, v] of votes) {
+      if (v > bestVotes) {
+        best = name;
+        bestVotes = v;
+      }
+    }
+    return best;
+  }
+
+  async waitForLeader(timeoutMs: number): Promise<string> {
+    return waitUntil('a leader', () => this.currentLeader(), timeoutMs, 100);
+  }
+
+  /** Until the leader lists `count` servers. */
+  async waitForMembers(count: number, timeoutMs: number): Promise<void> {
+    await waitUntil(
+      `${count} servers in the leader's configuration`,
+      async () => {
+        const leader = await this.currentLeader();
+        if (!leader) return false;
+        const servers = await this.getServers(leader).catch(() => []);
+        return servers.length >= count && servers.some((s) => s.isLeader);
+      },
+      timeoutMs,
+      200,
+    );
+  }
+
+  startNode(n: ClusterNode): void {
+    if (n.proxy) fs.rmSync(this.portFile(n), { force: true });
+    n.proc.start();
+  }
+
+  async restartNode(n: ClusterNode): Promise<void> {
+    if (n.proc.running) await n.proc.kill();
+    this.startNode(n);
+  }
+
+  /** Stops every process, proxy and client; removes the run's files unless `keepFiles`. */
+  async close(opts: { keepFiles?: boolean } = {}): Promise<void> {
+    for (const c of this.clients.splice(0)) c.close();
+    for (const c of this.direct.values()) c.close();
+    this.direct.clear();
+    this.links.heal();
+    await this.supervisor.killAll();
+    this.supervisor.dispose();
+    await Promise.all(this.nodes.map((n) => n.proxy?.close()));
+    if (!opts.keepFiles) await rm(this.opts.rootDir, { recursive: true, force: true });
+  }
+
+  private portFile(n: Pick<ClusterNode, 'dataDir'>): string {
+    return `${n.dataDir}.real-port`;
+  }
+
+  private async addNode(name: string): Promise<void> {
+    const dataDir = path.join(this.opts.rootDir, name);
+    await mkdir(dataDir, { recursive: true });
+    const logFile = path.join(this.opts.rootDir, `${name}.log`);
+    const bindAddr = `${HOST}:${await freePort()}`;
+    let proxy: FaultProxy | undefined;
+    let rpcPort: number;
+    const portFile = this.portFile({ dataDir });
+    if (this.opts.faults) {
+      proxy = await FaultProxy.start({
+        name,
+        links: this.links,
+        host: HOST,
+        target: () => {
+          try {
+            return { host: HOST, port: Number(fs.readFileSync(portFile, 'utf8').trim()) };
+          } catch {
+            return undefined;
+          }
+        },
+        identify: processSourceIdentifier(() => this.supervisor.pids()),
+      });
+      rpcPort = proxy.port;
+    } else {
+      rpcPort = await freePort();
+    }
+    const first = this.nodes[0];
+    const l = launch();
+    const root = repoRoot();
+    const peer = this.certs.peers.get(name)!;
+    const args = [
+      ...l.preload.flatMap((p) => ['--import', p]),
+      ...(proxy ? ['--import', l.redirect] : []),
+      l.main,
+      'agent',
+      '--node-name', name,
+      '--data-dir', dataDir,
+      '--bind-addr', bindAddr,
+      '--rpc-port', String(rpcPort),
+      '--acl-model-file', path.join(root, 'policy/model.conf'),
+      '--acl-policy-file', path.join(root, 'policy/policy.csv'),
+      '--server-tls-cert-file', this.certs.server.certFile,
+      '--server-tls-key-file', this.certs.server.keyFile,
+      '--server-tls-ca-file', this.certs.caFile,
+      '--peer-tls-cert-file', peer.certFile,
+      '--peer-tls-key-file', peer.keyFile,
+      '--peer-tls-ca-file', this.certs.caFile,
+      '--sync', this.opts.sync ?? 'always',
+      '--log-level', this.opts.logLevel ?? 'info',
+      ...(this.opts.electionTimeoutMs ? ['--raft-election-timeout', `${this.opts.electionTimeoutMs}ms`] : []),
+      ...(this.opts.heartbeatMs ? ['--raft-heartbeat-interval', `${this.opts.heartbeatMs}ms`] : []),
+      ...(first ? ['--start-join-addrs', first.bindAddr] : ['--bootstrap']),
+      ...(this.opts.extraArgs ?? []),
+    ];
+    const env = { ...process.env };
+    // A jest worker's NODE_OPTIONS (vm modules) must not leak into the agents.
+    delete env.NODE_OPTIONS;
+    if (proxy) {
+      env[ADVERTISED_PORT_ENV] = String(rpcPort);
+      env[REAL_PORT_FILE_ENV] = portFile;
+    }
+    const proc = this.supervisor.add({ name, command: process.execPath, args, env, logFile });
+    this.nodes.push({ name, dataDir, logFile, rpcAddr: `${HOST}:${rpcPort}`, bindAddr, proxy, proc });
+  }
+}

@@ -1,0 +1,75 @@
+// Which process opened the other end of a loopback connection. On Linux the kernel tells us: the accepted
+// socket's remote address is the caller's local address, /proc/net/tcp maps that to a socket inode, and the
+// caller's /proc/<pid>/fd holds a link to `socket:[inode]`. This lets a proxy tell node A's Raft traffic from
+// node B's and from a client's without any help from the product.
+import { promises as fs } from 'node:fs';
+import type net from 'node:net';
+import { CLIENT } from './link-table.js';
+import type { SourceIdentifier } from './proxy.js';
+
+/** The inode of the TCP socket whose local end is host:port, or undefined. */
+export async function socketInode(host: string, port: number): Promise<string | undefined> {
+  const wanted = `${ipv4ToProcHex(host)}:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let table: string;
+  try {
+    table = await fs.readFile('/proc/net/tcp', 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of table.split('\n').slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    // cols: sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
+    if (cols[1] === wanted && cols[9] !== undefined && cols[9] !== '0') return cols[9];
+  }
+  return undefined;
+}
+
+/** Whether process `pid` holds the socket with this inode. */
+export async function processHoldsSocket(pid: number, inode: string): Promise<boolean> {
+  const link = `socket:[${inode}]`;
+  let fds: string[];
+  try {
+    fds = await fs.readdir(`/proc/${pid}/fd`);
+  } catch {
+    return false;
+  }
+  for (const fd of fds) {
+    try {
+      if ((await fs.readlink(`/proc/${pid}/fd/${fd}`)) === link) return true;
+    } catch {
+      // The fd closed while we looked; it was not the one.
+    }
+  }
+  return false;
+}
+
+/**
+ * A SourceIdentifier over the processes `pids()` lists (pid -> endpoint name, read at each connection so
+ * restarts are seen). Connections from any other process are CLIENT.
+ */
+export function processSourceIdentifier(pids: () => ReadonlyMap<number, string>): SourceIdentifier {
+  return async (socket: net.Socket) => {
+    const host = socket.remoteAddress;
+    const port = socket.remotePort;
+    if (!host || !port) return CLIENT;
+    const inode = await socketInode(stripV4Mapped(host), port);
+    if (!inode) return CLIENT;
+    for (const [pid, name] of pids()) {
+      if (await processHoldsSocket(pid, inode)) return name;
+    }
+    return CLIENT;
+  };
+}
+
+function stripV4Mapped(host: string): string {
+  return host.startsWith('::ffff:') ? host.slice(7) : host;
+}
+
+/** /proc/net/tcp writes an IPv4 address as the hex of its 32 bits in host (little-endian) order. */
+function ipv4ToProcHex(host: string): string {
+  const parts = host.split('.').map((p) => Number(p));
+  return parts
+    .reverse()
+    .map((b) => b.toString(16).toUpperCase().padStart(2, '0'))
+    .join('');
+}
