@@ -3,8 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Log, type LogConfigInput } from '../internal/log/index.js';
-import { FRAME_HEADER_BYTES } from '../internal/log/index.js';
+import { FRAME_HEADER_BYTES, Log, type LogConfigInput } from '../internal/log/index.js';
 import { median, progress, report } from './report.js';
 
 const BENCH = 'log';
@@ -115,13 +114,13 @@ async function paired(
   baseline: () => number | Promise<number>,
   figure: () => number | Promise<number>,
 ): Promise<{ baseline: number; figure: number }> {
-  const bs: number[] = [];
-  const fs_: number[] = [];
+  const baselines: number[] = [];
+  const figures: number[] = [];
   for (let i = 0; i < REPEATS; i++) {
-    bs.push(await baseline());
-    fs_.push(await figure());
+    baselines.push(await baseline());
+    figures.push(await figure());
   }
-  return { baseline: median(bs), figure: median(fs_) };
+  return { baseline: median(baselines), figure: median(figures) };
 }
 
 async function main(): Promise<void> {

@@ -39,7 +39,8 @@ export const protobufFileName = "v1/log.proto";
  *   OUT_OF_RANGE        the offset is past the end of the log (or below its lowest retained offset)
  *   NOT_FOUND           consume/list of a topic that does not exist
  *   INVALID_ARGUMENT    a record larger than the server's maximum record size, a malformed topic name, or a
- *                       malformed request (e.g. a produce without a record)
+ *                       malformed request (a produce without a record, an empty batch, bytes that do not
+ *                       decode, an offset beyond 2^53 - 1)
  *   PERMISSION_DENIED   the ACL refuses the caller this action on this topic
  *   UNAUTHENTICATED     no usable client certificate identity
  *   UNAVAILABLE         the node is not the leader (metadata proglog-leader-id / proglog-leader-addr say who

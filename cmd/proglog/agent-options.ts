@@ -55,6 +55,8 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
   { name: 'retention-max-age', kind: 'duration', help: 'drop segments older than this (default: keep all)' },
   { name: 'raft-heartbeat-interval', kind: 'duration', help: 'leader heartbeat period', fallback: () => DEFAULT_AGENT_TIMINGS.heartbeatIntervalMs },
   { name: 'raft-election-timeout', kind: 'duration', help: 'follower election timeout', fallback: () => DEFAULT_AGENT_TIMINGS.electionTimeoutMs },
+  { name: 'membership-probe-interval', kind: 'duration', help: 'how often a member probes another', fallback: () => DEFAULT_AGENT_TIMINGS.probeIntervalMs },
+  { name: 'membership-suspicion-timeout', kind: 'duration', help: 'how long a suspect member has to refute before it is failed', fallback: () => DEFAULT_AGENT_TIMINGS.suspicionTimeoutMs },
   { name: 'reap-time', kind: 'duration', help: 'a failed member stays a voter this long before removal', fallback: () => DEFAULT_AGENT_TIMINGS.reapTimeMs },
   { name: 'reconcile-interval', kind: 'duration', help: 'how often the leader reconciles Raft with membership', fallback: () => DEFAULT_AGENT_TIMINGS.reconcileIntervalMs },
   { name: 'drain-timeout', kind: 'duration', help: 'how long open streams get on shutdown', fallback: () => DEFAULT_AGENT_TIMINGS.drainTimeoutMs },
@@ -161,7 +163,8 @@ function toAgentConfig(r: Map<string, unknown>): AgentConfig {
   if (num('raft-election-timeout') <= num('raft-heartbeat-interval')) {
     throw new UsageError('raft-election-timeout: must be longer than raft-heartbeat-interval');
   }
-  for (const k of ['segment-max-store-bytes', 'segment-max-index-bytes', 'max-record-bytes', 'reconcile-interval', 'sync-interval']) {
+  if (num('membership-probe-interval') < 2) throw new UsageError('membership-probe-interval: must be at least 2ms');
+  for (const k of ['segment-max-store-bytes', 'segment-max-index-bytes', 'max-record-bytes', 'reconcile-interval', 'sync-interval', 'membership-suspicion-timeout']) {
     if (num(k) < 1) throw new UsageError(`${k}: must be greater than 0`);
   }
   const log: AgentConfig['log'] = {
@@ -188,6 +191,7 @@ function toAgentConfig(r: Map<string, unknown>): AgentConfig {
     peerTls: { certFile: str('peer-tls-cert-file'), keyFile: str('peer-tls-key-file'), caFile: str('peer-tls-ca-file') },
     log,
     raft: { heartbeatIntervalMs: num('raft-heartbeat-interval'), electionTimeoutMs: num('raft-election-timeout') },
+    membership: { probeIntervalMs: num('membership-probe-interval'), suspicionTimeoutMs: num('membership-suspicion-timeout') },
     reapTimeMs: num('reap-time'),
     reconcileIntervalMs: num('reconcile-interval'),
     drainTimeoutMs: num('drain-timeout'),

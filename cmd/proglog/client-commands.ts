@@ -68,7 +68,9 @@ async function connect(values: Record<string, unknown>): Promise<Connection> {
   const keyFile = (values['key-file'] as string | undefined) ?? path.join(dir, `${identity}-client-key.pem`);
   const addr = (values.addr as string | undefined) ?? '127.0.0.1:8400';
   const timeoutMs = values.timeout === undefined ? 10_000 : parseDuration('timeout', values.timeout);
-  const [ca, cert, key] = await Promise.all([readPem(caFile, 'ca-file'), readPem(certFile, 'cert-file'), readPem(keyFile, 'key-file')]);
+  const ca = await readPem(caFile, 'ca-file');
+  const cert = await readPem(certFile, 'cert-file');
+  const key = await readPem(keyFile, 'key-file');
   const serverName = values['server-name'] as string | undefined;
   let client: LogClient;
   try {

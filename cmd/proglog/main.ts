@@ -3,6 +3,14 @@
 import '../../internal/polyfills.js';
 import { main } from './cli.js';
 
+// Dialling 127.0.0.1 makes Node warn that a TLS server name should not be an IP address; the certificate is
+// still checked against the IP, so the warning says nothing a CLI user can act on.
+const emitWarning = process.emitWarning.bind(process) as (...a: unknown[]) => void;
+process.emitWarning = ((...a: unknown[]) => {
+  if (a.some((x) => x === 'DEP0123' || (typeof x === 'object' && x !== null && (x as { code?: unknown }).code === 'DEP0123'))) return;
+  emitWarning(...a);
+}) as typeof process.emitWarning;
+
 const args = process.argv.slice(2);
 // `proglog consume | head` closes the pipe early: that is the reader being done, not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {

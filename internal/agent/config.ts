@@ -41,6 +41,11 @@ export interface AgentConfig {
     heartbeatIntervalMs: number;
     electionTimeoutMs: number;
   };
+  /** Failure detection: how often a member probes another, and how long a suspect has to refute. */
+  membership: {
+    probeIntervalMs: number;
+    suspicionTimeoutMs: number;
+  };
   /** A member declared failed stays a Raft voter this long before the leader removes it. */
   reapTimeMs: number;
   /** The leader reconciles the Raft configuration with the member list at least this often. */
@@ -56,6 +61,8 @@ export const DEFAULT_AGENT_TIMINGS = {
   heartbeatIntervalMs: 50,
   electionTimeoutMs: 500,
   reapTimeMs: 30_000,
+  probeIntervalMs: 1_000,
+  suspicionTimeoutMs: 5_000,
   reconcileIntervalMs: 5_000,
   drainTimeoutMs: 5_000,
 } as const;

@@ -14,6 +14,12 @@ export async function startMembership(ctx: MembershipPartContext): Promise<Clust
     tls: { caPem: ctx.peerTls.ca.toString(), certPem: ctx.peerTls.cert.toString(), keyPem: ctx.peerTls.key.toString() },
     dataDir: path.join(config.dataDir, 'membership'),
     handler: ctx.handler,
+    timings: {
+      probeIntervalMs: config.membership.probeIntervalMs,
+      // A direct ping gets half the probe interval before indirect probes are tried.
+      probeTimeoutMs: Math.max(1, Math.floor(config.membership.probeIntervalMs / 2)),
+      suspicionTimeoutMs: config.membership.suspicionTimeoutMs,
+    },
     onRejected: (err) => ctx.logger.warn({ err }, 'membership: refused a message'),
   });
 }

@@ -37,3 +37,6 @@ export class SignerMismatchError extends RejectedMessageError {}
 
 /** The membership was used after `leave()` or `stop()`. */
 export class MembershipStoppedError extends DiscoveryError {}
+
+/** The other member closed a direct exchange without answering: it refused our request or is shutting down. */
+export class ExchangeRefusedError extends DiscoveryError {}

@@ -28,6 +28,7 @@ export { LinkFaults } from './link-faults.js';
 export {
   BadSignatureError,
   DiscoveryError,
+  ExchangeRefusedError,
   JoinError,
   MalformedMessageError,
   MembershipConfigError,

@@ -13,7 +13,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { isIP } from 'node:net';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { parseHostPort } from './config.js';
-import { MalformedMessageError } from './errors.js';
+import { ExchangeRefusedError, MalformedMessageError } from './errors.js';
 import type { LinkFaults } from './link-faults.js';
 import type { GossipVerdict, MembershipTransport, PeerAddress, PeerDirectory } from './transport.js';
 
@@ -25,6 +25,8 @@ export interface Libp2pTransportOptions {
   bindAddr: string;
   privateKey: PrivateKey;
   gossipIntervalMs: number;
+  /** Opening a connection (TCP, pnet, noise, yamux) is bounded apart from a ping's round trip. */
+  connectTimeoutMs?: number;
   preSharedKey?: Uint8Array;
   faults?: LinkFaults;
   directory: PeerDirectory;
@@ -69,6 +71,7 @@ export class Libp2pTransport implements MembershipTransport {
   private constructor(
     private readonly node: Libp2p<Services>,
     private readonly directory: PeerDirectory,
+    private readonly connectTimeoutMs: number,
     private readonly faults?: LinkFaults,
   ) {
     this.unsubscribeFaults =
@@ -115,7 +118,7 @@ export class Libp2pTransport implements MembershipTransport {
         }),
       },
     });
-    const transport = new Libp2pTransport(node, opts.directory, faults);
+    const transport = new Libp2pTransport(node, opts.directory, opts.connectTimeoutMs ?? 2000, faults);
     node.services.pubsub.topicValidators.set(membershipTopic, (_peer, msg) => {
       switch (transport.judge(msg.data)) {
         case 'accept':
@@ -157,8 +160,13 @@ export class Libp2pTransport implements MembershipTransport {
     await this.node.services.pubsub.publish(membershipTopic, data);
   }
 
+  // The timeout bounds the round trip, as in SWIM; a first contact also pays for the handshakes, which must
+  // not count as the member being slow.
   async ping(to: PeerAddress, timeoutMs: number): Promise<void> {
-    await this.node.services.ping.ping(toMultiaddr(to), { signal: AbortSignal.timeout(timeoutMs) });
+    const target = toMultiaddr(to);
+    const connected = to.peerId !== undefined && this.node.getConnections().some((c) => c.remotePeer.toString() === to.peerId && c.status === 'open');
+    if (!connected) await this.node.dial(target, { signal: AbortSignal.timeout(Math.max(timeoutMs, this.connectTimeoutMs)) });
+    await this.node.services.ping.ping(target, { signal: AbortSignal.timeout(timeoutMs) });
   }
 
   async request(to: PeerAddress, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
@@ -169,6 +177,7 @@ export class Libp2pTransport implements MembershipTransport {
       await stream.sink([data]);
       const response = await readToEnd(stream);
       if (signal.aborted) throw new Error('exchange timed out');
+      if (response.byteLength === 0) throw new ExchangeRefusedError(`${to.addr} closed the exchange without answering`);
       return response;
     } finally {
       release();

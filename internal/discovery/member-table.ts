@@ -213,6 +213,14 @@ export class MemberTable {
     return expired;
   }
 
+  /**
+   * Pushes every running suspicion's deadline back by `ms`: while this node was frozen (GC, CPU starvation)
+   * it could not hear refutations, so that time must not count against the suspects.
+   */
+  postponeSuspicions(ms: number): void {
+    for (const r of this.records.values()) if (r.status === 'suspect') r.since += ms;
+  }
+
   digest(): Digest {
     const d: Digest = {};
     for (const r of this.records.values()) d[r.name] = { incarnation: r.incarnation, status: r.status };

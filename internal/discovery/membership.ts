@@ -24,6 +24,7 @@ import {
   type SyncResponse,
   type WireEntry,
 } from './exchange.js';
+import { Awareness } from './awareness.js';
 import { Libp2pTransport } from './libp2p-transport.js';
 import { MemberTable, type MemberRecord, type SyncEntry, type TableEvent, type Verdict } from './member-table.js';
 import type { Member, MemberTags, MembershipHandler } from './member.js';
@@ -57,6 +58,9 @@ export class Membership {
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Bounds for one direct exchange; joins and syncs carry the whole member list. */
   private readonly exchangeTimeoutMs: number;
+  private readonly awareness = new Awareness();
+  private readonly tickMs: number;
+  private lastTick = Date.now();
 
   private constructor(
     private readonly cfg: MembershipConfig,
@@ -67,7 +71,8 @@ export class Membership {
     self: Signed<AliveClaim>,
   ) {
     this.table = new MemberTable(cfg.nodeName, self, timings, Date.now());
-    this.exchangeTimeoutMs = Math.max(2000, 2 * timings.probeIntervalMs);
+    this.exchangeTimeoutMs = Math.max(5000, 4 * timings.probeIntervalMs);
+    this.tickMs = Math.max(10, Math.min(100, Math.floor(timings.suspicionTimeoutMs / 10)));
   }
 
   /** Starts the node, joins through `startJoinAddrs` (state sync with each), and starts probing. */
@@ -85,6 +90,7 @@ export class Membership {
       bindAddr: cfg.bindAddr,
       privateKey,
       gossipIntervalMs: timings.gossipIntervalMs,
+      connectTimeoutMs: timings.probeIntervalMs,
       ...(cfg.preSharedKey ? { preSharedKey: cfg.preSharedKey } : {}),
       ...(cfg.faults ? { faults: cfg.faults } : {}),
       directory: {
@@ -337,6 +343,8 @@ export class Membership {
   /** Someone thinks we are suspect, failed, or older than we are: announce ourselves above that. */
   private refute(incarnation: number): void {
     if (this.stopped || incarnation <= this.table.self.incarnation) return;
+    // Being suspected wrongly hints that this node is the slow one.
+    this.awareness.degraded();
     void this.announce({ ...this.table.self.alive.claim, incarnation });
   }
 
@@ -373,13 +381,14 @@ export class Membership {
   // ---- timers -------------------------------------------------------------------------------------------
 
   private startTimers(): void {
-    this.every(this.timings.probeIntervalMs, () => this.probeNext());
-    this.every(this.timings.syncIntervalMs, () => this.antiEntropy());
-    this.every(Math.max(10, Math.min(100, Math.floor(this.timings.suspicionTimeoutMs / 10))), () => this.tick());
+    this.every(() => this.awareness.scale(this.timings.probeIntervalMs), () => this.probeNext());
+    this.every(() => this.timings.syncIntervalMs, () => this.antiEntropy());
+    this.lastTick = Date.now();
+    this.every(() => this.tickMs, () => this.tick());
   }
 
-  /** Runs `task` every `ms`, never two at once: the next run is scheduled when this one ends. */
-  private every(ms: number, task: () => Promise<void> | void): void {
+  /** Runs `task` every `ms()`, never two at once: the next run is scheduled when this one ends. */
+  private every(ms: () => number, task: () => Promise<void> | void): void {
     const slot = this.timers.length;
     const run = async (): Promise<void> => {
       const started = Date.now();
@@ -388,13 +397,21 @@ export class Membership {
       } catch {
         // A failed round is retried on the next one.
       }
-      if (!this.stopped) this.timers[slot] = setTimeout(run, Math.max(0, ms - (Date.now() - started)));
+      if (!this.stopped) this.timers[slot] = setTimeout(run, Math.max(0, ms() - (Date.now() - started)));
     };
-    this.timers.push(setTimeout(run, ms));
+    this.timers.push(setTimeout(run, ms()));
   }
 
   private tick(): void {
     if (this.stopped) return;
+    const now = Date.now();
+    const stalled = now - this.lastTick - this.tickMs;
+    this.lastTick = now;
+    // Timers firing far too late mean this process was frozen; see MemberTable.postponeSuspicions.
+    if (stalled > Math.max(50, 2 * this.tickMs)) {
+      this.table.postponeSuspicions(stalled);
+      this.awareness.degraded();
+    }
     for (const { name, incarnation } of this.table.tick(Date.now())) {
       this.declare({ type: 'failed', name, incarnation, from: this.cfg.nodeName });
     }
@@ -416,18 +433,27 @@ export class Membership {
     const target = this.nextProbeTarget();
     if (!target || this.stopped) return;
     const started = Date.now();
-    const reached = await this.transport.ping(addressOf(target), this.timings.probeTimeoutMs).then(
+    const probeTimeoutMs = this.awareness.scale(this.timings.probeTimeoutMs);
+    const reached = await this.transport.ping(addressOf(target), probeTimeoutMs).then(
       () => true,
       () => false,
     );
-    if (reached || this.stopped) return;
-    const remaining = this.timings.probeIntervalMs - (Date.now() - started);
-    if (!(await this.probeIndirectly(target, Math.max(remaining, this.timings.probeTimeoutMs)))) {
-      const now = this.table.get(target.name);
-      // Only suspect what we probed: a refutation that arrived meanwhile made this probe stale.
-      if (!this.stopped && now && now.status === 'alive' && now.incarnation === target.incarnation) {
-        this.declare({ type: 'suspect', name: target.name, incarnation: target.incarnation, from: this.cfg.nodeName });
-      }
+    if (this.stopped) return;
+    if (reached) {
+      this.awareness.succeeded();
+      return;
+    }
+    // Helpers need a probe timeout of their own plus two hops; give them at least that, or the rest of the round.
+    const remaining = this.awareness.scale(this.timings.probeIntervalMs) - (Date.now() - started);
+    if (await this.probeIndirectly(target, Math.max(remaining, 3 * probeTimeoutMs))) {
+      this.awareness.succeeded();
+      return;
+    }
+    this.awareness.degraded();
+    const now = this.table.get(target.name);
+    // Only suspect what we probed: a refutation that arrived meanwhile made this probe stale.
+    if (!this.stopped && now && now.status === 'alive' && now.incarnation === target.incarnation) {
+      this.declare({ type: 'suspect', name: target.name, incarnation: target.incarnation, from: this.cfg.nodeName });
     }
   }
 

@@ -36,6 +36,9 @@ describe('RaftStorage', () => {
     await fs.rm(dir, { recursive: true, force: true });
     const b = await open({ bootstrapVoters: ['a#1'] });
     expect(b.initialState().confState).toEqual({ voters: ['a#1'], learners: [] });
+    // The membership is also the first committed entry, so that nodes added later learn it from the log.
+    expect(b.initialState().hardState).toEqual({ term: 1, vote: '', commit: 1 });
+    expect(b.entries(1, 2, Infinity).map((x) => [x.type, JSON.parse(Buffer.from(x.data).toString()).n])).toEqual([['confChange', 'a#1']]);
     const again = await reopen(b, { bootstrapVoters: ['ignored#2'] });
     expect(again.initialState().confState).toEqual({ voters: ['a#1'], learners: [] });
   });

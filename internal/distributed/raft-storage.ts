@@ -12,6 +12,7 @@ import { Log } from '../log/index.js';
 import {
   MemoryStorage,
   NONE,
+  encodeConfChange,
   type ConfState,
   type Entry,
   type HardState,
@@ -62,10 +63,20 @@ export class RaftStorage implements Storage {
     const snapshotFile = new SnapshotFile(dir);
     const segmentBytes = options.segmentBytes ?? 16 * 1024 * 1024;
     let snap = await snapshotFile.read();
-    const hard = (await hardStateFile.read()) ?? { term: 0, vote: NONE, commit: 0 };
+    let hard = (await hardStateFile.read()) ?? { term: 0, vote: NONE, commit: 0 };
+    let bootstrapEntries: Entry[] = [];
     if (!snap && options.bootstrapVoters && options.bootstrapVoters.length > 0) {
-      // Bootstrap as a snapshot at index 0 holding the initial membership, so a restart sees it too.
+      // The initial membership goes in twice: in a snapshot at index 0, so this node can campaign at once, and as
+      // committed conf change entries at the head of the log, so that every node added later learns it from the
+      // log (a snapshot at index 0 is never sent to anyone). Re-applying them here is a no-op.
       snap = { meta: { index: 0, term: 0, confState: { voters: [...options.bootstrapVoters], learners: [] } }, data: new Uint8Array(0) };
+      bootstrapEntries = options.bootstrapVoters.map((nodeId, i) => ({
+        index: i + 1,
+        term: 1,
+        type: 'confChange' as const,
+        data: encodeConfChange({ type: 'addVoter', nodeId, context: '' }),
+      }));
+      hard = { term: 1, vote: NONE, commit: bootstrapEntries.length };
       await snapshotFile.write(snap);
     }
     const view = new MemoryStorage();
@@ -80,7 +91,12 @@ export class RaftStorage implements Storage {
       view.append(loaded);
     }
     view.setHardState(hard);
-    return new RaftStorage(dir, log, hardStateFile, snapshotFile, view, hard, segmentBytes);
+    const storage = new RaftStorage(dir, log, hardStateFile, snapshotFile, view, hard, segmentBytes);
+    if (bootstrapEntries.length > 0) {
+      await storage.appendEntries(bootstrapEntries, true);
+      await hardStateFile.write(hard);
+    }
+    return storage;
   }
 
   // ---- the core's read seam ----

@@ -51,9 +51,13 @@ describe('ReplicatedLog', () => {
     expect(new Set(offsets).size).toBe(50);
     const want = Array.from({ length: 50 }, (_, i) => i).map((o) => `r${offsets.indexOf(o)}`);
     for (const name of ['a', 'b', 'c']) expect(await readAll(cluster, name, 'orders', 50)).toEqual(want);
-    const servers = await leader.getServers();
-    expect(servers.map((s) => s.id).sort()).toEqual(['a', 'b', 'c']);
-    expect(servers.filter((s) => s.isLeader).map((s) => s.id)).toEqual(['a']);
+    // Every node knows the whole membership (the bootstrap voter included, learned from the log) and addresses.
+    for (const name of ['a', 'b', 'c']) {
+      await waitUntil(`${name} knows every address`, async () => (await cluster.get(name).log.getServers()).every((s) => s.rpcAddr !== ''));
+      const servers = await cluster.get(name).log.getServers();
+      expect(servers.map((s) => [s.id, s.rpcAddr]).sort()).toEqual(['a', 'b', 'c'].map((n) => [n, cluster.get(n).listener.addr]));
+      expect(servers.filter((s) => s.isLeader).map((s) => s.id)).toEqual(['a']);
+    }
   });
 
   test('produce on a follower fails with NotLeaderError naming the leader and its address', async () => {

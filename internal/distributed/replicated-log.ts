@@ -86,6 +86,8 @@ export interface ReplicatedLogConfig {
   log?: LogConfigInput;
   /** How long join() waits for the new member to catch up and become a voter. Default 30 s. */
   joinTimeoutMs?: number;
+  /** Where a fatal error (the node stops) is reported; pino's logger fits. Default: a process warning. */
+  logger?: { error(obj: object, msg: string): void };
 }
 
 export class LeaderTimeoutError extends Error {
@@ -153,6 +155,7 @@ export class ReplicatedLog implements LogService {
   private loopRunning = false;
   private loopIdle: Promise<void> = Promise.resolve();
   private ticks = 0;
+  private campaignAlone: boolean;
   private appliedWaiters: Waiter[] = [];
   private applyListeners: Array<() => void> = [];
   private leaderListeners: Array<() => void> = [];
@@ -199,10 +202,8 @@ export class ReplicatedLog implements LogService {
     // Unref'd: the listeners and servers around the node decide how long the process lives.
     this.tickTimer = setInterval(() => this.onTick(), this.tickMs).unref();
     const cs = storage.initialState().confState;
-    if (cs.voters.length === 1 && cs.voters[0] === raftId && cs.learners.length === 0) {
-      // Alone in the cluster: no reason to wait an election timeout.
-      node.campaign();
-    }
+    // Alone in the cluster: no reason to wait an election timeout.
+    this.campaignAlone = cs.voters.length === 1 && cs.voters[0] === raftId && cs.learners.length === 0;
     this.schedule();
   }
 
@@ -254,6 +255,11 @@ export class ReplicatedLog implements LogService {
         this.node.advance(rd);
         this.notifyApplied();
         await this.maybeSnapshot();
+        if (this.campaignAlone) {
+          // Only once the bootstrap entries are applied does the core let us campaign.
+          if (this.leader !== NONE) this.campaignAlone = false;
+          else this.node.campaign();
+        }
       }
     } catch (err) {
       this.fail(err instanceof Error ? err : new Error(String(err)));
@@ -295,7 +301,8 @@ export class ReplicatedLog implements LogService {
   private fail(err: Error): void {
     if (this.failure) return;
     this.failure = err;
-    process.emitWarning(`replicated log ${this.raftId} stopped: ${err.stack ?? err.message}`);
+    if (this.config.logger) this.config.logger.error({ err, raftId: this.raftId }, 'replicated log stopped');
+    else process.emitWarning(`replicated log ${this.raftId} stopped: ${err.stack ?? err.message}`);
     void this.close();
   }
 
@@ -795,6 +802,12 @@ export class ReplicatedLog implements LogService {
     return this.fsm.logs().list();
   }
 
+  /** Raft figures for metrics. */
+  raftStatus(): { term: number; commitIndex: number; appliedIndex: number; leaderId: string | null } {
+    const hs = this.node.status().hardState;
+    return { term: hs.term, commitIndex: hs.commit, appliedIndex: this.applied, leaderId: this.leaderId() ?? null };
+  }
+
   stats(): ReplicatedLogStats {
     return { ...this.counters };
   }
@@ -821,6 +834,8 @@ export class ReplicatedLog implements LogService {
     for (const l of this.applyListeners.splice(0)) l();
     await this.loopIdle;
     await this.transport.close();
+    // Closing the transport breaks any snapshot stream still coming in; let its staging end first.
+    await this.receiving;
     await this.storage.flushHardState().catch(() => {});
     await this.storage.close().catch(() => {});
     await this.fsm.close().catch(() => {});

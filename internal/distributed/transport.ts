@@ -54,6 +54,13 @@ export class UnknownPeerError extends TransportError {
   }
 }
 
+export class PeerUnreachableError extends TransportError {
+  constructor(readonly target: string) {
+    super(`cannot reach ${target}`, 'PEER_UNREACHABLE');
+    this.name = 'PeerUnreachableError';
+  }
+}
+
 export class TransportClosedError extends TransportError {
   constructor() {
     super('transport closed', 'TRANSPORT_CLOSED');

@@ -109,6 +109,20 @@ describe('Log: append and read', () => {
     for (let i = 0; i < 5; i++) expect(bytes(await again.read(i))).toEqual(bytes(payload(i)));
   });
 
+  test('only the recently read sealed indexes stay in memory; the others load again on demand', async () => {
+    const a = await openLog(small);
+    await fill(a, 0, 60); // 20 segments
+    expect(a.stats().loadedSealedIndexes).toBeLessThanOrEqual(8);
+    await a.close();
+    const b = await openLog(small);
+    expect(b.stats().loadedSealedIndexes).toBe(0);
+    for (let i = 0; i < 60; i++) expect(bytes(await b.read(i))).toEqual(bytes(payload(i)));
+    expect(b.stats().loadedSealedIndexes).toBe(8);
+    const page = await b.readRange(0, { maxRecords: 60 });
+    expect(page.map((r) => r.offset)).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    expect(b.stats().loadedSealedIndexes).toBe(8);
+  });
+
   test('reopen keeps every record and appends continue at the next offset', async () => {
     const a = await openLog({ ...small, sync: 'always' });
     await fill(a, 0, 8);
@@ -185,6 +199,34 @@ describe('Log: reader and waitFor', () => {
     const values: Buffer[] = [];
     for await (const v of decodeStoredRecords(log.reader())) values.push(Buffer.from(v));
     expect(values).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((i) => bytes(payload(i))));
+  });
+
+  test('a reader keeps streaming the segments it started with, even after they are removed', async () => {
+    const log = await openLog(small);
+    await fill(log, 0, 9);
+    const stream = log.reader();
+    await log.truncatePrefix(6);
+    const values: Buffer[] = [];
+    for await (const v of decodeStoredRecords(stream)) values.push(Buffer.from(v));
+    expect(values.length).toBe(9);
+  });
+
+  test('decoding a damaged or cut snapshot stream throws CorruptRecordError', async () => {
+    const log = await openLog();
+    await fill(log, 0, 3);
+    const chunks: Buffer[] = [];
+    for await (const c of log.reader()) chunks.push(c as Buffer);
+    const whole = Buffer.concat(chunks);
+    const decodeAll = async (bytes: Buffer): Promise<number> => {
+      let n = 0;
+      for await (const _ of decodeStoredRecords([bytes.subarray(0, 5), bytes.subarray(5)], 100)) n++;
+      return n;
+    };
+    expect(await decodeAll(whole)).toBe(3);
+    const flipped = Buffer.from(whole);
+    flipped[FRAME + FRAME_HEADER_BYTES + 1]! ^= 4;
+    await expect(decodeAll(flipped)).rejects.toMatchObject({ code: 'CORRUPT_RECORD', offset: 101 });
+    await expect(decodeAll(whole.subarray(0, whole.length - 1))).rejects.toMatchObject({ offset: 102 });
   });
 
   test('waitFor resolves at once for an existing offset and on the append that creates it', async () => {
@@ -347,6 +389,7 @@ describe('Log: lifecycle', () => {
     expect(await log.append(payload(0))).toBe(5);
     await log.reset(1000);
     expect(log.nextOffset()).toBe(1000);
+    await expect(log.reset(-1)).rejects.toThrow(InvalidConfigError);
   });
 
   test('remove closes the log and deletes its directory', async () => {

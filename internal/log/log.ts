@@ -36,7 +36,15 @@ export interface LogStats {
   /** Sync rounds (fdatasync calls on the active store) so far: fewer than appends when group commit works. */
   syncs: number;
   segments: number;
+  /** Sealed segments whose index is in memory (bounded; the others load on demand). */
+  loadedSealedIndexes: number;
 }
+
+/**
+ * Sealed segments whose index stays in memory (the most recently read ones, plus whatever opened damaged): the
+ * rest are loaded on demand, so memory does not grow with the length of the log.
+ */
+const LOADED_SEALED_INDEXES = 8;
 
 const realDatasync = (fd: number): Promise<void> =>
   new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
@@ -74,6 +82,9 @@ export class Log {
   private stableNext: number;
   private exclusiveTail: Promise<unknown> = Promise.resolve();
   private readonly timers: NodeJS.Timeout[] = [];
+  /** Sealed segments with a loaded index, least recently read first. */
+  private readonly loadedSealed = new Set<Segment>();
+  private lastReadSealed: Segment | null = null;
 
   private constructor(
     readonly dir: string,
@@ -83,6 +94,7 @@ export class Log {
   ) {
     this.segments = segments;
     this.active = segments[segments.length - 1]!;
+    for (const s of segments) if (s !== this.active && s.indexLoaded) this.readingSealed(s);
     this.stableNext = this.active.nextOffset;
     this.limits = { maxStoreBytes: config.segment.maxStoreBytes, maxIndexBytes: config.segment.maxIndexBytes };
     this.durableRolls = config.sync !== 'never';
@@ -204,13 +216,15 @@ export class Log {
       throw err;
     }
     this.segments.push(next);
+    const sealed = this.active;
     this.active = next;
+    this.readingSealed(sealed);
   }
 
   /** Undoes a partly placed batch: drops segments it created and cuts the rest back to `offset`. */
   private rollBackTo(offset: number, segmentCount: number): void {
-    while (this.segments.length > segmentCount) this.segments.pop()!.remove();
-    this.active = this.segments[this.segments.length - 1]!;
+    while (this.segments.length > segmentCount) this.removeSegment(this.segments.pop()!);
+    this.setActive(this.segments[this.segments.length - 1]!);
     this.active.cutTo(offset);
   }
 
@@ -318,6 +332,7 @@ export class Log {
     try {
       while (i < this.segments.length && out.length < Math.max(1, maxRecords)) {
         const segment = this.segments[i]!;
+        if (segment !== this.active) this.readingSealed(segment);
         if (next >= segment.nextOffset) {
           i++;
           continue;
@@ -352,7 +367,38 @@ export class Log {
   }
 
   private segmentFor(offset: number): Segment {
-    return this.segments[this.segmentIndexFor(offset)]!;
+    const segment = this.segments[this.segmentIndexFor(offset)]!;
+    if (segment !== this.active) this.readingSealed(segment);
+    return segment;
+  }
+
+  /** Keeps the index of a sealed segment being read in memory, dropping the least recently read beyond the cap. */
+  private readingSealed(segment: Segment): void {
+    if (segment === this.lastReadSealed) return;
+    this.lastReadSealed = segment;
+    this.loadedSealed.delete(segment);
+    this.loadedSealed.add(segment);
+    for (const s of this.loadedSealed) {
+      if (this.loadedSealed.size <= LOADED_SEALED_INDEXES) break;
+      this.loadedSealed.delete(s);
+      if (s !== this.active) s.unloadIndex();
+    }
+  }
+
+  /** A segment leaves the log (removed) or becomes the active one: it is no longer tracked as sealed. */
+  private forgetSealed(segment: Segment): void {
+    this.loadedSealed.delete(segment);
+    if (this.lastReadSealed === segment) this.lastReadSealed = null;
+  }
+
+  private removeSegment(segment: Segment): void {
+    this.forgetSealed(segment);
+    segment.remove();
+  }
+
+  private setActive(segment: Segment): void {
+    this.forgetSealed(segment);
+    this.active = segment;
   }
 
   /**
@@ -425,7 +471,7 @@ export class Log {
   }
 
   stats(): LogStats {
-    return { syncs: this.commit.rounds, segments: this.segments.length };
+    return { syncs: this.commit.rounds, segments: this.segments.length, loadedSealedIndexes: this.loadedSealed.size };
   }
 
   // ---- removing records ----
@@ -438,7 +484,12 @@ export class Log {
     const run = this.exclusiveTail.then(() =>
       this.commit.exclusive(() => {
         if (this.closed) throw new LogClosedError();
-        return fn();
+        try {
+          return fn();
+        } catch (err) {
+          // An I/O error part-way through a structural change leaves memory and disk disagreeing: fatal.
+          throw this.writeFailed(err);
+        }
       }),
     );
     this.exclusiveTail = run.catch(() => {});
@@ -451,7 +502,7 @@ export class Log {
       if (this.active.nextOffset <= lowest && !this.active.isEmpty) this.roll();
       let removed = 0;
       while (this.segments.length > 1 && this.segments[0]!.nextOffset <= lowest) {
-        this.segments.shift()!.remove();
+        this.removeSegment(this.segments.shift()!);
         removed++;
       }
       if (removed > 0 && this.durableRolls) syncDirectory(this.dir);
@@ -464,13 +515,13 @@ export class Log {
       if (from >= this.active.nextOffset) return;
       let removedFiles = false;
       while (this.segments.length > 1 && this.active.baseOffset >= from) {
-        this.segments.pop()!.remove();
-        this.active = this.segments[this.segments.length - 1]!;
+        this.removeSegment(this.segments.pop()!);
+        this.setActive(this.segments[this.segments.length - 1]!);
         removedFiles = true;
       }
       if (this.active.baseOffset > from) {
         // Everything goes, below the old lowest offset too: start over at `from`.
-        this.segments.pop()!.remove();
+        this.removeSegment(this.segments.pop()!);
         this.active = Segment.create(this.dir, from, this.limits);
         this.segments.push(this.active);
         removedFiles = true;
@@ -497,7 +548,7 @@ export class Log {
         const tooOld = maxAgeMs !== undefined && now - oldest.lastWriteMs > maxAgeMs;
         if (!tooBig && !tooOld) break;
         size -= oldest.sizeBytes;
-        this.segments.shift()!.remove();
+        this.removeSegment(this.segments.shift()!);
         dropped++;
       }
       if (dropped > 0 && this.durableRolls) syncDirectory(this.dir);
@@ -556,7 +607,9 @@ export class Log {
       return Promise.reject(new InvalidConfigError('initialOffset', `${initialOffset} must be an integer >= 0`));
     }
     return this.exclusive(() => {
-      while (this.segments.length > 0) this.segments.pop()!.remove();
+      // Oldest first: a crash part-way leaves a valid (shorter) log, or none, which opens at the configured
+      // initial offset; the caller that needs the new base after a crash checks lowestOffset() and resets again.
+      while (this.segments.length > 0) this.removeSegment(this.segments.shift()!);
       this.active = Segment.create(this.dir, initialOffset, this.limits);
       this.segments.push(this.active);
       this.stableNext = initialOffset;

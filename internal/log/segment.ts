@@ -28,7 +28,7 @@ export function listSegmentBases(dir: string): number[] {
   const stores = new Set<number>();
   const indexes: number[] = [];
   for (const name of fs.readdirSync(dir)) {
-    const m = /^(\d{1,20})\.(store|index)$/.exec(name);
+    const m = /^(\d{20})\.(store|index)$/.exec(name);
     if (!m) continue;
     const base = Number(m[1]);
     if (!Number.isSafeInteger(base)) continue;
@@ -48,6 +48,10 @@ export function listSegmentBases(dir: string): number[] {
  */
 export class Segment {
   private readonly maxEntries: number;
+  /** How many entries a load of the index file must find; fewer means the file was damaged since. */
+  private trustedEntries = 0;
+  /** True when the index was built from the store (appends, recovery, a rebuild), false while only trusted. */
+  private indexFromStore = true;
   /** Set when a sealed segment lost records it should hold: reads of them report corruption. */
   private declaredNext: number;
   /** Where the located records end in the store (the store size, unless a sealed segment's tail is damaged). */
@@ -78,7 +82,7 @@ export class Segment {
 
   static create(dir: string, baseOffset: number, limits: SegmentLimits): Segment {
     const store = Store.open(path.join(dir, segmentFileName(baseOffset, STORE_SUFFIX)), limits.maxStoreBytes);
-    const { index } = OffsetIndex.open(path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX)));
+    const { index } = OffsetIndex.open(path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX)), limits.maxStoreBytes);
     const s = new Segment(baseOffset, store, index, limits, Date.now());
     if (store.size > 0 || index.count > 0) s.cutTo(0);
     return s;
@@ -92,7 +96,10 @@ export class Segment {
   static recover(dir: string, baseOffset: number, limits: SegmentLimits): { segment: Segment; repaired: boolean } {
     const storePath = path.join(dir, segmentFileName(baseOffset, STORE_SUFFIX));
     const store = Store.open(storePath, limits.maxStoreBytes);
-    const { index, fileEntries } = OffsetIndex.open(path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX)));
+    const { index, fileEntries } = OffsetIndex.open(
+      path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX)),
+      Math.max(limits.maxStoreBytes, store.size),
+    );
     const scan = store.scan(true);
     let repaired = false;
     if (scan.validBytes < store.size) {
@@ -109,36 +116,66 @@ export class Segment {
   }
 
   /**
-   * Opens an older segment, which must hold the offsets up to `nextOffset` (the next segment's base). Its index is
-   * trusted when it is dense, complete and its last entry ends exactly at the end of the store; otherwise it is
-   * rebuilt from a scan that keeps frames with bad checksums (reads report them) and records that cannot be
-   * located any more are reported as corrupt on read. Never throws for damaged content.
+   * Opens an older segment, which must hold the offsets up to `nextOffset` (the next segment's base), without
+   * reading its index: the index is trusted when its file holds exactly one entry per offset and its last entry
+   * ends exactly at the end of the store, and is loaded on first read (where a load that finds damage rebuilds
+   * it). Otherwise it is rebuilt now from a scan that keeps frames with bad checksums (reads report them);
+   * records that cannot be located any more read as corrupt. Never throws for damaged content.
    */
   static openSealed(dir: string, baseOffset: number, nextOffset: number, limits: SegmentLimits): Segment {
     const storePath = path.join(dir, segmentFileName(baseOffset, STORE_SUFFIX));
     const store = Store.open(storePath, limits.maxStoreBytes);
-    const { index, fileEntries } = OffsetIndex.open(path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX)));
-    const expected = Math.max(0, nextOffset - baseOffset);
+    const index = OffsetIndex.openUnloaded(
+      path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX)),
+      Math.max(limits.maxStoreBytes, store.size),
+    );
     const segment = new Segment(baseOffset, store, index, limits, fs.statSync(storePath).mtimeMs);
-    if (!(fileEntries === expected && segment.lastFrameEndsAtStoreEnd())) {
-      const scan = store.scan(false);
-      const kept = scan.positions.slice(0, expected);
-      index.reconcile(kept, fileEntries);
-      const end = scan.positions.length > expected ? scan.positions[expected]! : scan.validBytes;
-      if (end !== store.size) segment.damagedEnd = end;
-    }
+    const expected = Math.max(0, nextOffset - baseOffset);
     segment.declaredNext = baseOffset + expected;
+    segment.trustedEntries = expected;
+    segment.indexFromStore = false;
+    if (!(index.count === expected && index.fileIsWhole && segment.lastEntryEndsAtStoreEnd())) segment.rebuildIndex();
     return segment;
   }
 
-  private lastFrameEndsAtStoreEnd(): boolean {
+  private lastEntryEndsAtStoreEnd(): boolean {
     const n = this.index.count;
     if (n === 0) return this.store.size === 0;
-    const position = this.index.position(n - 1);
-    if (position + FRAME_HEADER_BYTES > this.store.size) return false;
+    const last = this.index.entryFromFile(n - 1);
+    if (last === null || last.relative !== n - 1) return false;
+    if (last.position + FRAME_HEADER_BYTES > this.store.size) return false;
     const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
-    this.store.readInto(position, FRAME_HEADER_BYTES, header, 0);
-    return position + FRAME_HEADER_BYTES + header.readUInt32LE(0) === this.store.size;
+    this.store.readInto(last.position, FRAME_HEADER_BYTES, header, 0);
+    return last.position + FRAME_HEADER_BYTES + header.readUInt32LE(0) === this.store.size;
+  }
+
+  /** Rewrites the index from a scan of the store, keeping the records this segment should hold. */
+  private rebuildIndex(): void {
+    const expected = this.declaredNext - this.baseOffset;
+    const scan = this.store.scan(false);
+    const kept = scan.positions.slice(0, expected);
+    this.index.reconcile(kept, -1);
+    const end = scan.positions.length > expected ? scan.positions[expected]! : scan.validBytes;
+    this.damagedEnd = end !== this.store.size ? end : null;
+    this.trustedEntries = kept.length;
+    this.indexFromStore = true;
+  }
+
+  /** Loads a dropped index; one that no longer loads whole (damaged since) is rebuilt from the store. */
+  private ensureIndex(): void {
+    if (this.index.loaded) return;
+    if (this.index.load() !== this.trustedEntries) this.rebuildIndex();
+  }
+
+  /** Drops the in-memory index of a sealed segment (the log keeps only the recently read ones). */
+  unloadIndex(): void {
+    if (!this.index.loaded) return;
+    this.trustedEntries = this.index.count;
+    this.index.unload();
+  }
+
+  get indexLoaded(): boolean {
+    return this.index.loaded;
   }
 
   get nextOffset(): number {
@@ -192,6 +229,7 @@ export class Segment {
 
   /** The located frame of `offset`, or a CorruptRecordError when the segment lost it. */
   private frame(offset: number): { position: number; end: number } {
+    this.ensureIndex();
     const rel = offset - this.baseOffset;
     if (rel >= this.index.count) {
       throw new CorruptRecordError(offset, this.store.path, 'the store was damaged before this record');
@@ -201,8 +239,28 @@ export class Segment {
     return { position, end };
   }
 
+  /**
+   * The index is a cache of where the store's frames are. A trusted index that disagrees with the store (a read
+   * finds a frame of the wrong length, or any other damage) is rebuilt from the store once, and the read retried:
+   * a record is only reported corrupt when the store itself is.
+   */
+  private withVerifiedIndex<T>(read: () => T, undo?: () => void): T {
+    try {
+      return read();
+    } catch (err) {
+      if (!(err instanceof CorruptRecordError) || this.indexFromStore) throw err;
+      undo?.();
+      this.rebuildIndex();
+      return read();
+    }
+  }
+
   /** The value of `offset`, which the caller checked lies in [baseOffset, nextOffset). */
   read(offset: number): Uint8Array {
+    return this.withVerifiedIndex(() => this.readOnce(offset));
+  }
+
+  private readOnce(offset: number): Uint8Array {
     const { position, end } = this.frame(offset);
     const frameBytes = end - position;
     if (frameBytes < FRAME_HEADER_BYTES) throw this.corrupt(offset, 'frame shorter than its header');
@@ -217,9 +275,19 @@ export class Segment {
 
   /**
    * Appends to `out` the records from `offset` on, at most `maxRecords` and while their values total at most
-   * `maxBytes`, except that the first record of a page (`out` empty) is always taken. Reads them with one positional read. Returns the value bytes added.
+   * `maxBytes`, except that the first record of a page (`out` empty) is always taken. Reads them with one
+   * positional read. Returns the value bytes added.
    */
   readRange(offset: number, maxRecords: number, maxBytes: number, out: LogRecord[]): number {
+    const before = out.length;
+    return this.withVerifiedIndex(
+      () => this.readRangeOnce(offset, maxRecords, maxBytes, out),
+      () => (out.length = before),
+    );
+  }
+
+  private readRangeOnce(offset: number, maxRecords: number, maxBytes: number, out: LogRecord[]): number {
+    this.ensureIndex();
     const first = offset - this.baseOffset;
     const located = this.index.count;
     if (first >= located) {
@@ -261,8 +329,8 @@ export class Segment {
     if (length !== end - at - FRAME_HEADER_BYTES) {
       throw this.corrupt(offset, `length ${length} does not match the index (${end - at - FRAME_HEADER_BYTES})`);
     }
-    // A plain Uint8Array view: Buffer#subarray costs several times more per record, which shows in readRange.
-    const value = new Uint8Array(buf.buffer, buf.byteOffset + at + FRAME_HEADER_BYTES, length);
+    // A Buffer (a Uint8Array) viewing the bytes read: no copy, and Node callers get Buffer methods.
+    const value = buf.subarray(at + FRAME_HEADER_BYTES, end);
     if (frameChecksum(value, length) !== buf.readUInt32LE(at + 4)) throw this.corrupt(offset, 'checksum mismatch');
     return value;
   }
@@ -273,6 +341,7 @@ export class Segment {
 
   /** Removes every record at or above `offset` (clamped to this segment). */
   cutTo(offset: number): void {
+    this.ensureIndex();
     const rel = Math.max(0, offset - this.baseOffset);
     if (rel >= this.index.count && this.baseOffset + rel >= this.declaredNext) return;
     const located = Math.min(rel, this.index.count);

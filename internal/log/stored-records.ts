@@ -7,7 +7,7 @@ import { FRAME_HEADER_BYTES, checkFrame } from './record-frame.js';
  * Throws CorruptRecordError on a bad checksum or a stream that ends inside a frame.
  */
 export async function* decodeStoredRecords(
-  source: AsyncIterable<Uint8Array>,
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   firstOffset = 0,
 ): AsyncGenerator<Uint8Array> {
   let pending = Buffer.alloc(0);

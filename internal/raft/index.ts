@@ -47,8 +47,10 @@
 
 export * from './types.js';
 export * from './errors.js';
-export { type Storage, type InitialState, MemoryStorage, entrySize, emptySnapshot } from './storage.js';
+export { type Storage, type WritableStorage, type InitialState, MemoryStorage, entrySize, emptySnapshot } from './storage.js';
+export { type StateMachine, HashStateMachine } from './state-machine.js';
 export { type Random, SeededRandom } from './random.js';
 export { type Config } from './config.js';
+export { validateMessage } from './validate.js';
 export { RawNode } from './raw-node.js';
 export { encodeConfChange, decodeConfChange, applyConfChange, validateConfChange } from './confchange.js';

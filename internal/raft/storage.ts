@@ -25,6 +25,23 @@ export interface Storage {
   snapshot(): Snapshot;
 }
 
+/**
+ * What a runtime's durable storage offers on top of the read side: the writes that Ready asks for, and the
+ * compaction it does after taking a state machine snapshot. MemoryStorage implements it in memory; a disk
+ * implementation must make each write durable before the write returns (or before mustSync messages are sent).
+ */
+export interface WritableStorage extends Storage {
+  /** Appends entries, replacing any existing suffix they overlap. */
+  append(entries: Entry[]): void;
+  setHardState(hs: HardState): void;
+  /** Replaces the whole log with a snapshot received from the leader. */
+  applySnapshot(snap: Snapshot): void;
+  /** Records a state machine snapshot taken at applied index i with the membership as of i. */
+  createSnapshot(i: number, confState: ConfState, data: Uint8Array): Snapshot;
+  /** Drops entries up to compactIndex (at most the latest snapshot's index). */
+  compact(compactIndex: number): void;
+}
+
 /** Bytes an entry counts for against size limits (data plus a fixed header allowance). */
 export function entrySize(e: Entry): number {
   return e.data.length + 24;
@@ -50,7 +67,7 @@ export function emptySnapshot(): Snapshot {
  * Storage held in memory: the reference implementation, used by tests and by the simulation as each node's
  * "disk". Whatever the runtime writes here survives a simulated crash; nothing else does.
  */
-export class MemoryStorage implements Storage {
+export class MemoryStorage implements WritableStorage {
   private hardState: HardState = { term: 0, vote: NONE, commit: 0 };
   private snap: Snapshot = emptySnapshot();
   /** ents[0] stands for the snapshot's last entry (its index and term); real entries follow. */

@@ -91,6 +91,16 @@ const BookLogClient = grpc.makeGenericClientConstructor(
       requestDeserialize: unused,
       responseSerialize: unused,
     },
+    // Not the book's: raw request bytes, to send what no well-behaved client would.
+    ConsumeRaw: {
+      path: '/log.v1.Log/Consume',
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: (bytes: Buffer) => bytes,
+      responseDeserialize: decodeConsumeResponse,
+      requestDeserialize: unused,
+      responseSerialize: unused,
+    },
     ConsumeStream: {
       path: '/log.v1.Log/ConsumeStream',
       requestStream: false,
@@ -108,6 +118,7 @@ type BookClient = grpc.Client & {
   Produce: (value: Uint8Array, metadata: grpc.Metadata, options: Partial<grpc.CallOptions>, cb: (err: grpc.ServiceError | null, res: { offset: number }) => void) => grpc.ClientUnaryCall;
   Consume: (offset: number, metadata: grpc.Metadata, options: Partial<grpc.CallOptions>, cb: (err: grpc.ServiceError | null, res: { record: BookRecord }) => void) => grpc.ClientUnaryCall;
   ConsumeStream: (offset: number) => grpc.ClientReadableStream<{ record: BookRecord }>;
+  ConsumeRaw: (bytes: Buffer, metadata: grpc.Metadata, options: Partial<grpc.CallOptions>, cb: (err: grpc.ServiceError | null, res: { record: BookRecord }) => void) => grpc.ClientUnaryCall;
 };
 
 describe("a client generated from the book's proto", () => {
@@ -142,6 +153,16 @@ describe("a client generated from the book's proto", () => {
     } finally {
       ours.close();
     }
+  });
+
+  it('gets INVALID_ARGUMENT, not INTERNAL, for request bytes that do not decode', async () => {
+    const beyondSafeInteger = Buffer.from(new BinaryWriter().uint32((1 << 3) | 0).uint64(2n ** 60n).finish());
+    await expect(unary(book.ConsumeRaw.bind(book), beyondSafeInteger)).rejects.toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+      details: expect.stringContaining('malformed request'),
+    });
+    const truncated = Buffer.from([(2 << 3) | 2, 50, 1, 2]); // a field claiming 50 bytes, holding 2
+    await expect(unary(book.ConsumeRaw.bind(book), truncated)).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
   });
 
   it('streams the default log from an offset', async () => {

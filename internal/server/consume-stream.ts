@@ -4,8 +4,9 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { ConsumeRequest, ConsumeResponse } from '../../api/v1/log.js';
 import { OffsetOutOfRangeError, type LogRecord } from '../log/index.js';
-import { ServerShuttingDownError } from './errors.js';
+import { ClientCancelledError, ServerShuttingDownError } from './errors.js';
 import { subjectOf } from './identity.js';
+import { checkWellFormed } from './malformed.js';
 import { asBuffer, checkOffset, checkTopic } from './requests.js';
 import type { RpcContext } from './rpc-context.js';
 import { isUnexpected, toStatus } from './status.js';
@@ -14,13 +15,9 @@ import { drained } from './stream-registry.js';
 /** Records read per step while catching up; small enough to stay responsive to cancellation. */
 const STREAM_PAGE_RECORDS = 256;
 
-class CancelledByClient extends Error {
-  override readonly name = 'AbortError';
-}
-
 export function serveConsumeStream(ctx: RpcContext, call: ServerWritableStream<ConsumeRequest, ConsumeResponse>): void {
   const stream = ctx.streams.register();
-  const onCancelled = (): void => stream.abort(new CancelledByClient('the client cancelled the stream'));
+  const onCancelled = (): void => stream.abort(new ClientCancelledError());
   call.on('cancelled', onCancelled);
   if (call.cancelled) onCancelled();
 
@@ -30,7 +27,7 @@ export function serveConsumeStream(ctx: RpcContext, call: ServerWritableStream<C
         if (!stream.signal.aborted) call.end();
       },
       (err: unknown) => {
-        if (call.cancelled || stream.signal.reason instanceof CancelledByClient) return;
+        if (call.cancelled || stream.signal.reason instanceof ClientCancelledError) return;
         const cause = stream.signal.reason instanceof ServerShuttingDownError ? stream.signal.reason : err;
         if (isUnexpected(cause)) ctx.logger.error({ err: cause, method: 'ConsumeStream' }, 'stream failed');
         call.emit('error', toStatus(cause));
@@ -48,10 +45,12 @@ async function streamRecords(
   signal: AbortSignal,
 ): Promise<void> {
   const { logService, authorizer, limits } = ctx;
+  const subject = subjectOf(call);
+  checkWellFormed(call.request);
   const topic = checkTopic(call.request.topic);
   let offset = checkOffset(call.request.offset);
   const opts = { linearizable: call.request.linearizable };
-  await authorizer.authorize(subjectOf(call), topic, 'consume');
+  await authorizer.authorize(subject, topic, 'consume');
 
   for (;;) {
     signal.throwIfAborted();

@@ -21,3 +21,14 @@ export class ServerShuttingDownError extends Error {
     super('the server is shutting down');
   }
 }
+
+/** The client cancelled a stream (or its deadline passed): the server stops serving it and reports nothing. */
+export class ClientCancelledError extends Error {
+  // An abort reason: code that treats aborts generically (AbortSignal users) recognises it by this name.
+  override readonly name = 'AbortError';
+  readonly code = 'CANCELLED';
+
+  constructor() {
+    super('the client cancelled the call');
+  }
+}

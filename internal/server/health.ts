@@ -9,6 +9,7 @@ import {
   type HealthServer,
 } from '../../api/grpc/health/v1/health.js';
 import { subjectOf } from './identity.js';
+import { checkWellFormed } from './malformed.js';
 import { StatusError, toStatus } from './status.js';
 import type { StreamRegistry } from './stream-registry.js';
 
@@ -47,6 +48,7 @@ export class HealthService {
       check: (call: ServerUnaryCall<HealthCheckRequest, HealthCheckResponse>, callback: sendUnaryData<HealthCheckResponse>) => {
         try {
           subjectOf(call);
+          checkWellFormed(call.request);
         } catch (err) {
           callback(toStatus(err));
           return;
@@ -65,6 +67,7 @@ export class HealthService {
   private watch(call: ServerWritableStream<HealthCheckRequest, HealthCheckResponse>): void {
     try {
       subjectOf(call);
+      checkWellFormed(call.request);
     } catch (err) {
       call.emit('error', toStatus(err));
       return;

@@ -5,6 +5,7 @@ import type { LogServer } from '../../api/v1/log.js';
 import { OffsetOutOfRangeError } from '../log/index.js';
 import { serveConsumeStream } from './consume-stream.js';
 import { subjectOf } from './identity.js';
+import { checkWellFormed } from './malformed.js';
 import { serveProduceStream } from './produce-stream.js';
 import { asBuffer, checkBatch, checkOffset, checkTopic, checkValue, pageLimit } from './requests.js';
 import type { RpcContext } from './rpc-context.js';
@@ -19,7 +20,11 @@ export function logRpc(ctx: RpcContext): LogServer {
   ): handleUnaryCall<Req, Res> => {
     return (call: ServerUnaryCall<Req, Res>, callback) => {
       Promise.resolve()
-        .then(() => handle(call.request, subjectOf(call)))
+        .then(() => {
+          const subject = subjectOf(call);
+          checkWellFormed(call.request);
+          return handle(call.request, subject);
+        })
         .then(
           (response) => callback(null, response),
           (err: unknown) => {

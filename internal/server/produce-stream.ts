@@ -4,8 +4,9 @@
 // ways: a full window pauses reading, and a client that does not read its responses stalls the appends.
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { ProduceRequest, ProduceResponse } from '../../api/v1/log.js';
-import { ServerShuttingDownError } from './errors.js';
+import { ClientCancelledError, ServerShuttingDownError } from './errors.js';
 import { subjectOf } from './identity.js';
+import { checkWellFormed } from './malformed.js';
 import { checkTopic, checkValue } from './requests.js';
 import type { RpcContext } from './rpc-context.js';
 import { isUnexpected, toStatus } from './status.js';
@@ -16,10 +17,6 @@ const MAX_GROUP_RECORDS = 1000;
 const MAX_GROUP_BYTES = 4 * 1024 * 1024;
 
 type Pending = { topic: string; value: Uint8Array } | { rejected: unknown };
-
-class CancelledByClient extends Error {
-  override readonly name = 'AbortError';
-}
 
 export function serveProduceStream(ctx: RpcContext, call: ServerDuplexStream<ProduceRequest, ProduceResponse>): void {
   const stream = ctx.streams.register();
@@ -35,7 +32,7 @@ export function serveProduceStream(ctx: RpcContext, call: ServerDuplexStream<Pro
     call.off('end', onEnd);
     call.off('cancelled', onCancelled);
     stream.release();
-    if (call.cancelled || stream.signal.reason instanceof CancelledByClient) return;
+    if (call.cancelled || stream.signal.reason instanceof ClientCancelledError) return;
     if (err === undefined) {
       call.end();
       return;
@@ -47,6 +44,7 @@ export function serveProduceStream(ctx: RpcContext, call: ServerDuplexStream<Pro
   const onData = (request: ProduceRequest): void => {
     // A bad request takes its place in the queue: everything before it is still answered, then the stream fails.
     try {
+      checkWellFormed(request);
       queue.push({ topic: checkTopic(request.topic), value: checkValue(request.record?.value, ctx.limits) });
     } catch (err) {
       queue.push({ rejected: err });
@@ -59,7 +57,7 @@ export function serveProduceStream(ctx: RpcContext, call: ServerDuplexStream<Pro
     kick();
   };
   const onCancelled = (): void => {
-    stream.abort(new CancelledByClient('the client cancelled the stream'));
+    stream.abort(new ClientCancelledError());
     finish();
   };
 

@@ -2,6 +2,7 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { HealthCheckResponse_ServingStatus as ServingStatus } from '../../api/grpc/health/v1/health.js';
 import type { ConsumeResponse, LogClient, ProduceResponse } from '../../api/v1/log.js';
+import { issueCert } from '../config/index.js';
 import type { LogService } from './log-service.js';
 import {
   cancel,
@@ -9,6 +10,7 @@ import {
   eventually,
   healthClient,
   logClient,
+  TEST_KEY_BITS,
   makeTestPKI,
   startTestServer,
   take,
@@ -316,6 +318,16 @@ describe('client authentication', () => {
 
   it('refuses an expired certificate with UNAUTHENTICATED, even with an allowed CN', async () => {
     await expectUnauthenticated(clientCredentials(pki, pki.expiredRoot));
+  });
+
+  it('refuses a certificate from the right CA that names no one (empty CN) with UNAUTHENTICATED', async () => {
+    const anonymous = await issueCert(pki.ca, { cn: '', keyBits: TEST_KEY_BITS });
+    const c = logClient(ts.addr, clientCredentials(pki, anonymous));
+    clients.push(c);
+    await expect(unary(c.getServers.bind(c), {})).rejects.toMatchObject({
+      code: Code.UNAUTHENTICATED,
+      details: expect.stringContaining('Common Name'),
+    });
   });
 
   it('stored nothing for any refused client', async () => {

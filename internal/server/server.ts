@@ -9,6 +9,7 @@ import type { Authorizer } from '../auth/index.js';
 import { HealthService } from './health.js';
 import type { LogService } from './log-service.js';
 import { logRpc } from './log-rpc.js';
+import { tolerantDefinition } from './malformed.js';
 import { DEFAULT_LIMITS, type ServerLimits } from './requests.js';
 import { StreamRegistry } from './stream-registry.js';
 
@@ -51,10 +52,10 @@ export class ProglogServer extends grpc.Server {
     const logger = options.logger ?? pino({ name: 'proglog-server' });
     const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits, maxRecordBytes };
     this.addService(
-      LogServiceDefinition,
+      tolerantDefinition(LogServiceDefinition),
       logRpc({ logService: options.logService, authorizer: options.authorizer, limits, streams: this.streams, logger }),
     );
-    this.addService(HealthServiceDefinition, this.health.rpc());
+    this.addService(tolerantDefinition(HealthServiceDefinition), this.health.rpc());
   }
 
   /** Streams being served right now (ConsumeStream, ProduceStream, Health.Watch). */

@@ -88,6 +88,7 @@ export function agentConfig(spec: NodeSpec, certs: ClusterCerts, over: Partial<A
     peerTls: { certFile: certs.peers[spec.name]!.certFile, keyFile: certs.peers[spec.name]!.keyFile, caFile: certs.caFile },
     log: { maxStoreBytes: 1024 * 1024, maxIndexBytes: 64 * 1024, maxRecordBytes: 64 * 1024, sync: 'never', syncIntervalMs: 100 },
     raft: { heartbeatIntervalMs: 50, electionTimeoutMs: 500 },
+    membership: { probeIntervalMs: 200, suspicionTimeoutMs: 1000 },
     reapTimeMs: 60_000,
     reconcileIntervalMs: 1000,
     drainTimeoutMs: 1000,
@@ -118,6 +119,9 @@ export function agentFlags(c: AgentConfig): string[] {
     '--raft-heartbeat-interval', `${c.raft.heartbeatIntervalMs}ms`,
     '--raft-election-timeout', `${c.raft.electionTimeoutMs}ms`,
     '--reconcile-interval', `${c.reconcileIntervalMs}ms`,
+    '--reap-time', `${c.reapTimeMs}ms`,
+    '--membership-probe-interval', `${c.membership.probeIntervalMs}ms`,
+    '--membership-suspicion-timeout', `${c.membership.suspicionTimeoutMs}ms`,
     '--drain-timeout', `${c.drainTimeoutMs}ms`,
     '--log-level', c.logLevel === 'silent' ? 'info' : c.logLevel,
   ];

@@ -111,6 +111,14 @@ describe('checker', () => {
     expect(r.anomalies.readsInconsistent).toEqual([{ value: 'ghost', offset: 2, node: 'n3', stored: 'c' }]);
   });
 
+  it('reports a replica that could not be read, and checks the others without it', () => {
+    const reads: ReplicaRead[] = [...replicas(['a', 'b', 'c']), { node: 'n9', records: [], error: 'UNAVAILABLE' }];
+    const r = check(cleanHistory().events, reads);
+    expect(r.anomalies.unreadable).toEqual([{ node: 'n9', error: 'UNAVAILABLE' }]);
+    expect(r.anomalyCounts.ackedMissing).toBe(0);
+    expect(r.ok).toBe(false);
+  });
+
   it('counts every anomaly but keeps only a few examples, and the summary names each failing kind', () => {
     const h = new History(0);
     const values = Array.from({ length: 50 }, (_, i) => `v${i}`);

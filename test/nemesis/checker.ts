@@ -12,6 +12,8 @@ export interface StoredRecord {
 export interface ReplicaRead {
   node: string;
   records: StoredRecord[];
+  /** Set when the node's log could not be read (it is then left out of the other checks). */
+  error?: string;
 }
 
 export interface CheckOptions {
@@ -22,6 +24,8 @@ export interface CheckOptions {
 }
 
 export interface Anomalies {
+  /** A node whose log could not be read at the end (it did not come back, or does not answer). */
+  unreadable: Array<{ node: string; error: string }>;
   /** An acknowledged value that some node does not hold anywhere. */
   ackedMissing: Array<{ value: string; offset: number; nodes: string[] }>;
   /** An acknowledged value that a node holds, but not at the acknowledged offset. */
@@ -66,6 +70,7 @@ export interface CheckResult {
 /** Collects anomalies, counting all of them and keeping the first few as examples. */
 class Tally {
   readonly anomalies: Anomalies = {
+    unreadable: [],
     ackedMissing: [],
     ackedWrongOffset: [],
     divergent: [],
@@ -96,8 +101,10 @@ interface ValueFacts {
   acks: number[];
 }
 
-export function check(history: readonly HistoryEvent[], replicas: readonly ReplicaRead[], opts: CheckOptions = {}): CheckResult {
+export function check(history: readonly HistoryEvent[], allReplicas: readonly ReplicaRead[], opts: CheckOptions = {}): CheckResult {
   const tally = new Tally(opts.examples ?? 10);
+  for (const r of allReplicas) if (r.error !== undefined) tally.add('unreadable', { node: r.node, error: r.error });
+  const replicas = allReplicas.filter((r) => r.error === undefined);
   const lowest = opts.lowestOffset ?? 0;
 
   // What the clients did, per value.
@@ -273,6 +280,7 @@ function majorityValue(values: string[]): string | undefined {
 }
 
 const LABELS: Record<keyof Anomalies, string> = {
+  unreadable: 'replicas that could not be read',
   ackedMissing: 'acknowledged values missing',
   ackedWrongOffset: 'acknowledged values at another offset',
   divergent: 'offsets where replicas differ',

@@ -44,6 +44,16 @@ export interface ClusterNode {
 
 const HOST = '127.0.0.1';
 
+export class ClusterStartError extends Error {
+  constructor(
+    readonly rootDir: string,
+    cause: unknown,
+  ) {
+    super(`the cluster did not form (node logs kept in ${rootDir}): ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'ClusterStartError';
+  }
+}
+
 /** How to run the agent: compiled JavaScript when this file runs from dist/, else the TypeScript sources. */
 interface Launch {
   main: string;
@@ -110,8 +120,9 @@ export class Cluster {
       await cluster.waitForMembers(opts.nodes, 60_000);
       return cluster;
     } catch (err) {
-      await cluster.close();
-      throw err;
+      // Keep the node logs: a cluster that does not form is a finding too.
+      await cluster.close({ keepFiles: true });
+      throw new ClusterStartError(opts.rootDir, err);
     }
   }
 

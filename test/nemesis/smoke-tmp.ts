@@ -1,16 +1,19 @@
 import '../../internal/polyfills.js';
 import os from 'node:os';
-import net from 'node:net';
 import path from 'node:path';
 import { mkdtemp } from 'node:fs/promises';
 import { Cluster } from './cluster.js';
+import { waitUntil } from './wait.js';
+import { readFileSync } from 'node:fs';
 const dir = await mkdtemp(path.join(os.tmpdir(), 'nemesis-smoke-'));
-const t0 = Date.now();
-const c = await Cluster.start({ nodes: 3, rootDir: dir, faults: true, electionTimeoutMs: 1000, heartbeatMs: 100 }).catch((e) => { console.error('start failed', e); process.exit(1); });
-console.log('started in', Date.now() - t0, 'ms; leader', await c.currentLeader());
-for (const n of c.nodes) {
-  const s = net.connect(n.proxy!.port, '127.0.0.1');
-  await new Promise<void>((r) => { s.on('connect', () => { console.log(n.name, 'connected'); s.write('GET / HTTP/1.1\r\n\r\n'); }); s.on('data', (d) => { console.log(n.name, 'data', d.length); s.destroy(); r(); }); s.on('error', (e) => { console.log(n.name, 'error', e.message); r(); }); s.on('close', () => r()); });
-}
-for (const n of c.nodes) console.log(n.name, await c.getServers(n.name).catch((e) => e.message));
-await c.close({ keepFiles: false });
+const c = await Cluster.start({ nodes: 3, rootDir: dir, faults: process.argv[2] === 'faults', electionTimeoutMs: 600, heartbeatMs: 60, logLevel: 'debug' });
+const n = c.node(process.argv[3] ?? 'node-1');
+await n.proc.kill();
+console.log('killed', n.name, new Date().toISOString());
+c.startNode(n);
+try {
+  await waitUntil('restarted agent', () => readFileSync(n.logFile, 'utf8').split('agent started').length > 2, 30000, 200);
+  console.log('restarted OK', new Date().toISOString());
+} catch (e) { console.log('FAILED', String(e)); }
+await c.close({ keepFiles: true });
+console.log(dir);

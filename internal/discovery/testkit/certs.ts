@@ -1,5 +1,6 @@
 // Throwaway certificate authorities for tests and benches: a CA, and node certificates whose CN is the node name.
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPair, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import forge from 'node-forge';
 import type { MembershipTls } from '../config.js';
 
@@ -7,12 +8,15 @@ export interface TestCa {
   certPem: string;
   keyPem: string;
   /** Issues a certificate for `commonName`, valid from an hour ago for `validDays`. */
-  issue(commonName: string, validDays?: number): MembershipTls;
+  issue(commonName: string, validDays?: number): Promise<MembershipTls>;
 }
 
-function rsaKeyPair(): { privateKey: forge.pki.rsa.PrivateKey; publicKey: forge.pki.rsa.PublicKey } {
-  // Native key generation: forge's pure-JS RSA would take seconds per key.
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const generateRsa = promisify(generateKeyPair);
+
+async function rsaKeyPair(): Promise<{ privateKey: forge.pki.rsa.PrivateKey; publicKey: forge.pki.rsa.PublicKey }> {
+  // Native key generation off the event loop: forge's pure-JS RSA takes seconds, and a synchronous native one
+  // would stall every node running in this process long enough to fail their probes.
+  const { privateKey } = await generateRsa('rsa', { modulusLength: 2048 });
   const pem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
   const forgeKey = forge.pki.privateKeyFromPem(pem);
   return { privateKey: forgeKey, publicKey: forge.pki.setRsaPublicKey(forgeKey.n, forgeKey.e) };
@@ -25,8 +29,8 @@ function serial(): string {
   return b.toString('hex');
 }
 
-export function createTestCa(caName = 'proglog test CA'): TestCa {
-  const keys = rsaKeyPair();
+export async function createTestCa(caName = 'proglog test CA'): Promise<TestCa> {
+  const keys = await rsaKeyPair();
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = serial();
@@ -46,8 +50,8 @@ export function createTestCa(caName = 'proglog test CA'): TestCa {
   return {
     certPem: caCertPem,
     keyPem: caKeyPem,
-    issue(commonName: string, validDays = 30): MembershipTls {
-      const nodeKeys = rsaKeyPair();
+    async issue(commonName: string, validDays = 30): Promise<MembershipTls> {
+      const nodeKeys = await rsaKeyPair();
       const c = forge.pki.createCertificate();
       c.publicKey = nodeKeys.publicKey;
       c.serialNumber = serial();

@@ -38,13 +38,15 @@ export class EventRecorder implements MembershipHandler {
   }
 }
 
+// Fast enough for a suite of seconds, slow enough that a loaded 2-core CI machine running several suites at
+// once does not miss probe deadlines and produce false suspicions.
 export const fastTimings: Partial<MembershipTimings> = {
-  probeIntervalMs: 200,
-  probeTimeoutMs: 100,
-  suspicionTimeoutMs: 1000,
+  probeIntervalMs: 400,
+  probeTimeoutMs: 200,
+  suspicionTimeoutMs: 1500,
   reapTimeoutMs: 30_000,
-  gossipIntervalMs: 200,
-  syncIntervalMs: 500,
+  gossipIntervalMs: 250,
+  syncIntervalMs: 1000,
 };
 
 export interface TestNode {
@@ -68,12 +70,16 @@ export interface StartOptions {
 }
 
 export class TestCluster {
-  readonly ca: TestCa;
   readonly nodes = new Map<string, TestNode>();
   private readonly dirs: string[] = [];
 
-  constructor(private readonly timings: Partial<MembershipTimings> = fastTimings) {
-    this.ca = createTestCa();
+  private constructor(
+    readonly ca: TestCa,
+    private readonly timings: Partial<MembershipTimings>,
+  ) {}
+
+  static async create(timings: Partial<MembershipTimings> = fastTimings): Promise<TestCluster> {
+    return new TestCluster(await createTestCa(), timings);
   }
 
   async start(name: string, opts: StartOptions = {}): Promise<TestNode> {
@@ -89,7 +95,7 @@ export class TestCluster {
       bindAddr: '127.0.0.1:0',
       tags: { rpc_addr: `127.0.0.1:${8400 + this.nodes.size}`, ...opts.tags } as MemberTags,
       startJoinAddrs: joinAddrs,
-      tls: opts.tls ?? this.ca.issue(name),
+      tls: opts.tls ?? (await this.ca.issue(name)),
       dataDir,
       timings: { ...this.timings, ...opts.timings },
       handler: events,

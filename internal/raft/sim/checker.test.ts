@@ -1,7 +1,8 @@
 // The safety checker must catch every kind of violation it claims to, or the simulation proves nothing.
 import type { RawNode } from '../raw-node.js';
 import type { Entry } from '../types.js';
-import { chain, SafetyChecker, SafetyViolation } from './checker.js';
+import { HashStateMachine } from '../state-machine.js';
+import { SafetyChecker, SafetyViolation } from './checker.js';
 
 const enc = new TextEncoder();
 const e = (index: number, term: number, text: string): Entry => ({ index, term, type: 'normal', data: enc.encode(text) });
@@ -31,9 +32,9 @@ describe('SafetyChecker', () => {
 
   test('catches two nodes applying different histories at the same index (state machine safety)', () => {
     const c = new SafetyChecker();
-    c.onApply('a', 1, chain(0, e(1, 1, 'x')));
-    expect(() => c.onApply('b', 1, chain(0, e(1, 1, 'x')))).not.toThrow();
-    expect(() => c.onApply('b', 1, chain(0, e(1, 1, 'y')))).toThrow(/state machine safety/);
+    c.onApply('a', 1, HashStateMachine.chain(0, e(1, 1, 'x')));
+    expect(() => c.onApply('b', 1, HashStateMachine.chain(0, e(1, 1, 'x')))).not.toThrow();
+    expect(() => c.onApply('b', 1, HashStateMachine.chain(0, e(1, 1, 'y')))).toThrow(/state machine safety/);
   });
 
   test('catches a restore from a snapshot that matches no applied history', () => {
@@ -63,6 +64,21 @@ describe('SafetyChecker', () => {
     expect(() => c.onLeader(fakeNode('b', 3, [1, 2], 0))).toThrow(/leader completeness/);
     expect(() => c.onLeader(fakeNode('c', 4, [1, 2, 3], 0))).toThrow(/leader completeness/);
     expect(() => c.onLeader(fakeNode('d', 5, [1, 2, 2, 5], 0))).not.toThrow();
+  });
+
+  test('catches a leader that believes a follower holds entries it does not (wrong match)', () => {
+    const c = new SafetyChecker();
+    const withProgress = (node: RawNode, match: number): RawNode => {
+      (node.raft as unknown as { tracker: unknown }).tracker = { progress: new Map([['b', { match }]]) };
+      return node;
+    };
+    const leader = withProgress(fakeNode('a', 4, [1, 2, 4, 4], 0), 3);
+    const follower = (terms: number[], term = 4) => () => fakeNode('b', term, terms, 0);
+    expect(() => c.onLeaderView(leader, follower([1, 2, 4]))).not.toThrow();
+    expect(() => c.onLeaderView(leader, follower([1, 2, 3]))).toThrow(/matches it up to 3/);
+    expect(() => c.onLeaderView(leader, follower([1, 2]))).toThrow(/holds 3 entries/);
+    // A follower already in a later term may have been rewritten by a newer leader: not this leader's concern.
+    expect(() => c.onLeaderView(leader, follower([1, 2, 5], 5))).not.toThrow();
   });
 
   test('catches a read that misses a write acknowledged before it began (linearizability)', () => {

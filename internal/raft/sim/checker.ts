@@ -5,6 +5,7 @@
 //  - leader completeness: a new leader's log holds every entry committed so far;
 //  - state machine safety: no two nodes apply different entries at the same index;
 //  - durability of commits: an entry once committed never changes;
+//  - a leader's view of what followers hold is true (else it could count replicas it lacks);
 //  - linearizable reads: a ReadIndex result is at or after every write acknowledged before the read began.
 import type { RawNode } from '../raw-node.js';
 import type { Entry, HardState, NodeId } from '../types.js';
@@ -23,14 +24,6 @@ export function fingerprint(e: Entry): number {
   h = Math.imul(h ^ (e.type === 'normal' ? 1 : e.type === 'confChange' ? 2 : 3), 0x01000193);
   const d = e.data;
   for (let i = 0; i < d.length; i++) h = Math.imul(h ^ d[i]!, 0x01000193);
-  return h >>> 0;
-}
-
-/** The state machine hash after applying `e` on top of `prev`. */
-export function chain(prev: number, e: Entry): number {
-  let h = Math.imul(prev ^ e.index, 0x01000193);
-  h = Math.imul(h ^ e.term, 0x01000193);
-  h = Math.imul(h ^ fingerprint(e), 0x01000193);
   return h >>> 0;
 }
 
@@ -146,6 +139,26 @@ export class SafetyChecker {
       const t = this.committedTerm.get(i);
       if (t !== undefined && r.log.term(i) !== t) {
         this.fail(`leader completeness: ${node.id} leads term ${r.term} without committed entry ${i} (term ${t})`);
+      }
+    }
+  }
+
+  /**
+   * The leader's belief that a follower's log matches its own up to `match` must be true while the follower is
+   * in the leader's term (a follower in a later term may have been rewritten by a newer leader). A wrong belief
+   * lets a leader count a replica it does not have toward commit.
+   */
+  onLeaderView(leader: RawNode, follower: (id: NodeId) => RawNode | null): void {
+    const r = leader.raft;
+    for (const [id, pr] of r.tracker.progress) {
+      if (id === leader.id || pr.match === 0) continue;
+      const f = follower(id)?.raft;
+      if (!f || f.term !== r.term) continue;
+      const m = pr.match;
+      if (m < f.log.firstIndex() - 1 || m < r.log.firstIndex() - 1) continue;
+      if (m > f.log.lastIndex()) this.fail(`${leader.id} believes ${id} holds ${m} entries, it has ${f.log.lastIndex()}`);
+      if (f.log.term(m) !== r.log.term(m)) {
+        this.fail(`${leader.id} believes ${id} matches it up to ${m}, but ${id} has term ${f.log.term(m)} there, not ${r.log.term(m)}`);
       }
     }
   }

@@ -15,6 +15,7 @@ const MUST_EXERCISE = [
   'oneWayPartitions',
   'dropped',
   'duplicated',
+  'tornWrites',
 ] as const;
 
 export interface SeedsReport {

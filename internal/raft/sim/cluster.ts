@@ -5,8 +5,9 @@ import { NotLeaderError } from '../errors.js';
 import { SeededRandom } from '../random.js';
 import { RawNode } from '../raw-node.js';
 import { MemoryStorage } from '../storage.js';
-import type { ConfState, Message, NodeId, Snapshot } from '../types.js';
-import { chain, SafetyChecker, SafetyViolation } from './checker.js';
+import type { ConfState, Message, NodeId } from '../types.js';
+import { HashStateMachine } from '../state-machine.js';
+import { SafetyChecker, SafetyViolation } from './checker.js';
 import { SimNetwork } from './network.js';
 
 export interface ClusterOptions {
@@ -40,38 +41,23 @@ export const DEFAULT_CLUSTER_OPTIONS: ClusterOptions = {
   checkQuorum: true,
 };
 
-/** The state machine: how many entries it applied, and a hash of all of them in order. */
-interface Fsm {
-  index: number;
-  hash: number;
-}
-
 export class SimNode {
   /** Null while crashed. */
   raw: RawNode | null = null;
-  fsm: Fsm = { index: 0, hash: 0 };
+  readonly fsm: HashStateMachine;
   snapshotsTaken = 0;
   snapshotsInstalled = 0;
+  /** Crash during the next write, after persisting only part of it (a torn write across files). */
+  tornWriteArmed = false;
+  tornWrites = 0;
   constructor(
     readonly id: NodeId,
     readonly disk: MemoryStorage,
     readonly rng: SeededRandom,
-  ) {}
-}
-
-function encodeFsm(f: Fsm, padding: number): Uint8Array {
-  const out = new Uint8Array(12 + padding);
-  const v = new DataView(out.buffer);
-  v.setFloat64(0, f.index);
-  v.setUint32(8, f.hash);
-  for (let i = 0; i < padding; i++) out[12 + i] = (f.hash + i) & 0xff;
-  return out;
-}
-
-function decodeFsm(s: Snapshot): Fsm {
-  if (s.meta.index === 0) return { index: 0, hash: 0 };
-  const v = new DataView(s.data.buffer, s.data.byteOffset, s.data.byteLength);
-  return { index: v.getFloat64(0), hash: v.getUint32(8) };
+    snapshotPadding: number,
+  ) {
+    this.fsm = new HashStateMachine(snapshotPadding);
+  }
 }
 
 export class Cluster {
@@ -94,16 +80,17 @@ export class Cluster {
 
   /** Creates a node: founders are bootstrapped, later ones start empty and learn everything from the leader. */
   addNode(id: NodeId, disk: MemoryStorage = new MemoryStorage()): SimNode {
-    const n = new SimNode(id, disk, this.rng.fork());
+    const n = new SimNode(id, disk, this.rng.fork(), this.opts.snapshotPadding);
     this.nodes.set(id, n);
     this.start(n);
     return n;
   }
 
   private start(n: SimNode): void {
+    // The state machine is rebuilt from the last snapshot; the log after it is applied again.
     const snap = n.disk.snapshot();
-    n.fsm = decodeFsm(snap);
-    this.checker.onRestore(n.id, n.fsm.index, n.fsm.hash);
+    n.fsm.restore(snap);
+    this.checker.onRestore(n.id, n.fsm.appliedIndex(), n.fsm.hash);
     const o = this.opts;
     n.raw = new RawNode({
       id: n.id,
@@ -215,11 +202,16 @@ export class Cluster {
     for (let guard = 0; guard < 1000 && raw.hasReady(); guard++) {
       const rd = raw.ready();
       const disk = n.disk;
-      // 1. persist
-      if (rd.snapshot) disk.applySnapshot(rd.snapshot);
-      if (rd.entries.length > 0) {
-        disk.append(rd.entries);
-        this.checker.onPersistEntries(n.id, rd.entries, (i) => {
+      // 1. persist (in the contract's order), or crash part-way through when a torn write is armed
+      const writes = (rd.snapshot ? 1 : 0) + rd.entries.length + (rd.hardState ? 1 : 0);
+      const budget = n.tornWriteArmed && writes > 0 ? this.rng.int(writes) : Infinity;
+      let done = 0;
+      if (rd.snapshot && done++ < budget) disk.applySnapshot(rd.snapshot);
+      const ents = rd.entries.slice(0, Math.max(0, Math.min(rd.entries.length, budget - done)));
+      done += rd.entries.length;
+      if (ents.length > 0) {
+        disk.append(ents);
+        this.checker.onPersistEntries(n.id, ents, (i) => {
           try {
             return disk.term(i);
           } catch {
@@ -227,21 +219,28 @@ export class Cluster {
           }
         });
       }
-      if (rd.hardState) {
+      if (rd.hardState && done++ < budget) {
         disk.setHardState(rd.hardState);
         this.checker.onHardState(n.id, rd.hardState);
+      }
+      if (budget !== Infinity) {
+        // Nothing of this Ready was sent or applied: the node dies with a partial write on disk.
+        n.tornWriteArmed = false;
+        n.tornWrites++;
+        this.crash(n.id);
+        return;
       }
       // 2. send
       for (const m of rd.messages) this.net.send(m, this.now);
       // 3. apply
       if (rd.snapshot) {
         n.snapshotsInstalled++;
-        n.fsm = decodeFsm(rd.snapshot);
-        this.checker.onRestore(n.id, n.fsm.index, n.fsm.hash);
+        n.fsm.restore(rd.snapshot);
+        this.checker.onRestore(n.id, n.fsm.appliedIndex(), n.fsm.hash);
       }
       for (const e of rd.committedEntries) {
-        if (e.index !== n.fsm.index + 1) this.checker.fail(`${n.id}: applied ${e.index} after ${n.fsm.index}`);
-        n.fsm = { index: e.index, hash: chain(n.fsm.hash, e) };
+        if (e.index !== n.fsm.appliedIndex() + 1) this.checker.fail(`${n.id}: applied ${e.index} after ${n.fsm.appliedIndex()}`);
+        n.fsm.apply(e);
         this.checker.onApply(n.id, e.index, n.fsm.hash);
       }
       for (const rs of rd.readStates) {
@@ -253,7 +252,10 @@ export class Cluster {
       // 4. advance
       raw.advance(rd);
       this.checker.onCommit(raw);
-      if (raw.raft.role === 'leader') this.checker.onLeader(raw);
+      if (raw.raft.role === 'leader') {
+        this.checker.onLeader(raw);
+        this.checker.onLeaderView(raw, (id) => this.nodes.get(id)?.raw ?? null);
+      }
       this.maybeCompact(n, raw.raft.tracker.confState());
     }
   }
@@ -262,10 +264,11 @@ export class Cluster {
     const every = this.opts.compactEvery;
     if (every <= 0) return;
     const snapIndex = n.disk.snapshot().meta.index;
-    if (n.fsm.index - snapIndex < every) return;
-    n.disk.createSnapshot(n.fsm.index, cs, encodeFsm(n.fsm, this.opts.snapshotPadding));
+    const applied = n.fsm.appliedIndex();
+    if (applied - snapIndex < every) return;
+    n.disk.createSnapshot(applied, cs, n.fsm.snapshot());
     n.snapshotsTaken++;
-    const compactTo = n.fsm.index - this.opts.compactKeep;
+    const compactTo = applied - this.opts.compactKeep;
     if (compactTo >= n.disk.firstIndex()) n.disk.compact(compactTo);
   }
 }

@@ -37,6 +37,8 @@ export interface SimResult {
   oneWayPartitions: number;
   dropped: number;
   duplicated: number;
+  /** Crashes in the middle of persisting a Ready (part of it on disk, nothing sent). */
+  tornWrites: number;
 }
 
 /** The command that replays one seed, printed beside every failure. */
@@ -80,6 +82,7 @@ export function runSimulation(o: SimOptions): SimResult {
     oneWayPartitions: 0,
     dropped: 0,
     duplicated: 0,
+    tornWrites: 0,
   };
   c.net.faults = { drop: ev.float() * 0.2, duplicate: ev.float() * 0.1, maxDelay: ev.int(4) };
   let nextId = o.nodes + 1;
@@ -155,6 +158,10 @@ export function runSimulation(o: SimOptions): SimResult {
           res.crashes++;
         }
       }
+      if (ev.chance(0.01) && down.length < crashBudget) {
+        const victim = pick(ids.filter((id) => c.nodes.get(id)!.raw));
+        if (victim) c.nodes.get(victim)!.tornWriteArmed = true;
+      }
       if (down.length > 0 && ev.chance(0.05)) c.restart(pick(down)!);
       if (ev.chance(0.015)) {
         c.net.heal();
@@ -167,6 +174,17 @@ export function runSimulation(o: SimOptions): SimResult {
           // One-way: some links carry messages in one direction only.
           for (const a of side) for (const b of other) c.net.cutLink(a, b);
         }
+      }
+      if (leader && ev.chance(0.01)) {
+        // Cut the leader off alone: it keeps appending entries that only it stores while the others elect a new
+        // leader, so logs diverge and must later be reconciled (the raw material of Figure 8).
+        c.net.heal();
+        c.net.partition([leader.id], ids.filter((id) => id !== leader.id));
+        res.partitions++;
+      }
+      if (leader && ev.chance(0.005) && down.length < crashBudget) {
+        c.crash(leader.id);
+        res.crashes++;
       }
       if (c.net.isolated() && ev.chance(0.03)) c.net.heal();
       if (ev.chance(0.01)) c.net.faults = { drop: ev.float() * 0.3, duplicate: ev.float() * 0.1, maxDelay: ev.int(5) };
@@ -199,7 +217,7 @@ export function runSimulation(o: SimOptions): SimResult {
       const voters = raw.raft.tracker.voters;
       const done = voters.every((id) => {
         const n = c.nodes.get(id);
-        return n !== undefined && n.fsm.index >= markerIndex;
+        return n !== undefined && n.fsm.appliedIndex() >= markerIndex;
       });
       if (done && c.checker.committedTermAt(markerIndex) === proposedAt) {
         res.ticks = c.now;
@@ -221,6 +239,7 @@ export function runSimulation(o: SimOptions): SimResult {
   for (const n of c.nodes.values()) {
     res.snapshotsTaken += n.snapshotsTaken;
     res.snapshotsInstalled += n.snapshotsInstalled;
+    res.tornWrites += n.tornWrites;
   }
   res.transfers = c.net.deliveredByType.get('timeoutNow') ?? 0;
   res.dropped = c.net.dropped;

@@ -1,0 +1,85 @@
+// The bench's own parts, checked against the no-op server in-process: each scenario moves records and measures
+// them, and the no-op server answers every RPC the scenarios use over mutual TLS.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import type { LogClient } from '../../api/v1/log.js';
+import { createClient } from '../../internal/loadbalance/index.js';
+import { writeClusterCerts, type ClusterCerts } from '../../test/nemesis/cluster-certs.js';
+import { batchProduce, streamConsume, streamProduce, unaryProduce } from './load.js';
+import { startNoopServer, type NoopServer } from './noop-server.js';
+
+describe('cluster bench load generator against the no-op server', () => {
+  let dir: string;
+  let certs: ClusterCerts;
+  let server: NoopServer;
+  let client: LogClient;
+  const value = Buffer.alloc(256, 1);
+  const stderrWrite = process.stderr.write;
+
+  beforeAll(async () => {
+    // Progress lines go to stderr; keep the test output readable.
+    process.stderr.write = (() => true) as typeof process.stderr.write;
+    dir = await mkdtemp(path.join(os.tmpdir(), 'cluster-bench-'));
+    certs = await writeClusterCerts(dir, []);
+    server = await startNoopServer({ ca: Buffer.from(certs.ca), cert: Buffer.from(certs.server.cert), key: Buffer.from(certs.server.key) });
+    client = createClient({ addr: server.address, ca: certs.ca, cert: certs.client.cert, key: certs.client.key });
+    // Connect (resolver, TLS) before the timed scenarios, as the bench does with its first scenario.
+    await new Promise((resolve, reject) =>
+      client.getServers({}, new grpc.Metadata(), { deadline: Date.now() + 20_000 }, (e, res) => (e ? reject(e) : resolve(res))),
+    );
+  }, 30_000);
+
+  afterAll(async () => {
+    process.stderr.write = stderrWrite;
+    client?.close();
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('the no-op server needs a client certificate from its CA', async () => {
+    const anonymous = new (client.constructor as new (a: string, c: grpc.ChannelCredentials) => LogClient)(
+      server.address,
+      grpc.credentials.createSsl(Buffer.from(certs.ca)),
+    );
+    try {
+      const err = await new Promise<grpc.ServiceError | null>((resolve) =>
+        anonymous.getServers({}, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (e) => resolve(e)),
+      );
+      expect(err?.code).toBe(grpc.status.UNAVAILABLE);
+    } finally {
+      anonymous.close();
+    }
+  });
+
+  it('unary produce counts acknowledged records, with latencies, from every concurrent caller', async () => {
+    const r = await unaryProduce(client, 4, 300, value);
+    expect(r.errors).toBe(0);
+    expect(r.records).toBeGreaterThanOrEqual(4);
+    expect(r.recordsPerSec).toBeGreaterThan(0);
+    expect(r.p50Ms).toBeGreaterThan(0);
+    expect(r.p99Ms).toBeGreaterThanOrEqual(r.p50Ms);
+  });
+
+  it('ProduceStream keeps requests in flight and gets one in-order answer per request', async () => {
+    const r = await streamProduce(client, 32, 300, value);
+    expect(r.errors).toBe(0);
+    expect(r.records).toBeGreaterThan(32);
+    expect(r.lastOffset).toBeGreaterThan(0);
+  });
+
+  it('batch produce counts every record of every batch', async () => {
+    const r = await batchProduce(client, 100, 2, 300, value);
+    expect(r.errors).toBe(0);
+    expect(r.records % 100).toBe(0);
+    expect(r.records).toBeGreaterThanOrEqual(200);
+  });
+
+  it('ConsumeStream stops at the requested count and cancels the stream', async () => {
+    const r = await streamConsume(client, 5000, 5000);
+    expect(r.records).toBeGreaterThanOrEqual(5000);
+    expect(r.seconds).toBeLessThan(5);
+    expect(r.lastOffset).toBeGreaterThanOrEqual(4999);
+  });
+});

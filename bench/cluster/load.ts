@@ -1,0 +1,190 @@
+// The load generator: each scenario drives one API shape for a fixed time through a LogClient and returns
+// records/s and latency percentiles. The same functions run against the no-op ceiling and the cluster, so the
+// two figures differ only in the server.
+import * as grpc from '@grpc/grpc-js';
+import type { LogClient, ProduceRequest } from '../../api/v1/log.js';
+import { percentile, progress } from '../report.js';
+
+export interface LoadResult {
+  scenario: string;
+  records: number;
+  seconds: number;
+  recordsPerSec: number;
+  /** Latency of one request (a unary call, one stream message, one batch), ms; NaN when not measured. */
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  /** Highest offset acknowledged (so a consumer knows how much there is to read). */
+  lastOffset: number;
+}
+
+export class LoadError extends Error {
+  constructor(scenario: string, cause: unknown) {
+    super(`${scenario}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = 'LoadError';
+  }
+}
+
+class Meter {
+  readonly latencies: number[] = [];
+  records = 0;
+  errors = 0;
+  lastOffset = -1;
+  private readonly started = performance.now();
+  private readonly ticker: NodeJS.Timeout;
+
+  constructor(readonly scenario: string) {
+    let last = 0;
+    let lastT = this.started;
+    this.ticker = setInterval(() => {
+      const now = performance.now();
+      const rate = ((this.records - last) * 1000) / (now - lastT);
+      last = this.records;
+      lastT = now;
+      progress(`${scenario}: ${Math.round(rate).toLocaleString('en-US')} records/s, ${this.records.toLocaleString('en-US')} total`);
+    }, 1000);
+  }
+
+  finish(): LoadResult {
+    clearInterval(this.ticker);
+    const seconds = (performance.now() - this.started) / 1000;
+    return {
+      scenario: this.scenario,
+      records: this.records,
+      seconds,
+      recordsPerSec: this.records / seconds,
+      p50Ms: percentile(this.latencies, 50),
+      p99Ms: percentile(this.latencies, 99),
+      errors: this.errors,
+      lastOffset: this.lastOffset,
+    };
+  }
+}
+
+const DEADLINE_MS = 10_000;
+
+function request(value: Buffer): ProduceRequest {
+  return { record: { value, offset: 0, term: 0, type: 0 }, topic: '' };
+}
+
+/** `concurrency` callers each doing Produce after Produce for `ms`. */
+export async function unaryProduce(client: LogClient, concurrency: number, ms: number, value: Buffer): Promise<LoadResult> {
+  const m = new Meter(`unary produce x${concurrency}`);
+  const end = Date.now() + ms;
+  const worker = async (): Promise<void> => {
+    while (Date.now() < end) {
+      const t0 = performance.now();
+      await new Promise<void>((resolve) =>
+        client.produce(request(value), new grpc.Metadata(), { deadline: Date.now() + DEADLINE_MS }, (err, res) => {
+          if (err) m.errors++;
+          else {
+            m.latencies.push(performance.now() - t0);
+            m.records++;
+            m.lastOffset = Math.max(m.lastOffset, res.offset);
+          }
+          resolve();
+        }),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return m.finish();
+}
+
+/** One ProduceStream with up to `inFlight` unanswered requests for `ms`; responses come back in order. */
+export async function streamProduce(client: LogClient, inFlight: number, ms: number, value: Buffer): Promise<LoadResult> {
+  const m = new Meter(`ProduceStream ${inFlight} in flight`);
+  const call = client.produceStream({ deadline: Date.now() + ms + DEADLINE_MS });
+  const sent: number[] = [];
+  let head = 0;
+  const end = Date.now() + ms;
+  let ending = false;
+  const done = new Promise<void>((resolve, reject) => {
+    call.on('data', (res: { offset: number }) => {
+      m.latencies.push(performance.now() - sent[head++]!);
+      m.records++;
+      m.lastOffset = Math.max(m.lastOffset, res.offset);
+      fill();
+    });
+    call.on('end', resolve);
+    call.on('error', (err) => (ending && head === sent.length ? resolve() : reject(new LoadError(m.scenario, err))));
+  });
+  const fill = (): void => {
+    if (ending) return;
+    if (Date.now() >= end) {
+      ending = true;
+      call.end();
+      return;
+    }
+    while (sent.length - head < inFlight) {
+      sent.push(performance.now());
+      if (!call.write(request(value))) {
+        call.once('drain', fill);
+        return;
+      }
+    }
+  };
+  fill();
+  try {
+    await done;
+  } finally {
+    m.errors += sent.length - head;
+  }
+  return m.finish();
+}
+
+/** `concurrency` callers each sending ProduceBatch of `batch` records for `ms`. */
+export async function batchProduce(client: LogClient, batch: number, concurrency: number, ms: number, value: Buffer): Promise<LoadResult> {
+  const m = new Meter(`ProduceBatch ${batch}/req x${concurrency}`);
+  const values = Array.from({ length: batch }, () => value);
+  const end = Date.now() + ms;
+  const worker = async (): Promise<void> => {
+    while (Date.now() < end) {
+      const t0 = performance.now();
+      await new Promise<void>((resolve) =>
+        client.produceBatch({ topic: '', values }, new grpc.Metadata(), { deadline: Date.now() + DEADLINE_MS }, (err, res) => {
+          if (err) m.errors++;
+          else {
+            m.latencies.push(performance.now() - t0);
+            m.records += res.count;
+            m.lastOffset = Math.max(m.lastOffset, res.firstOffset + res.count - 1);
+          }
+          resolve();
+        }),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return m.finish();
+}
+
+/**
+ * One ConsumeStream from offset 0 for up to `ms`, or until `upTo` records arrived (a real log ends at its head).
+ * The latency figures are the gaps between consecutive records.
+ */
+export async function streamConsume(client: LogClient, ms: number, upTo = Infinity): Promise<LoadResult> {
+  const m = new Meter('ConsumeStream');
+  const call = client.consumeStream({ offset: 0, topic: '', linearizable: false }, new grpc.Metadata(), {
+    deadline: Date.now() + ms + DEADLINE_MS,
+  });
+  let last = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => call.cancel(), ms);
+    const finish = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    call.on('data', (res: { record?: { offset: number } }) => {
+      const now = performance.now();
+      // Sampled: a gap per record would be millions of numbers.
+      if ((m.records & 63) === 0) m.latencies.push(now - last);
+      last = now;
+      m.records++;
+      if (res.record) m.lastOffset = res.record.offset;
+      if (m.records >= upTo) call.cancel();
+    });
+    call.on('error', (err: grpc.ServiceError) => (err.code === grpc.status.CANCELLED ? finish() : (clearTimeout(timer), reject(new LoadError(m.scenario, err)))));
+    call.on('end', finish);
+  });
+  return m.finish();
+}

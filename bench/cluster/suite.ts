@@ -1,0 +1,149 @@
+// The cluster benchmark: every figure of a three-node cluster of real agent processes (mTLS, fsync on), beside
+// the same figure measured in the same run against the no-op ceiling server, through the same public client.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { createClient } from '../../internal/loadbalance/index.js';
+import { Cluster } from '../../test/nemesis/cluster.js';
+import { writeClusterCerts, type ClusterCerts } from '../../test/nemesis/cluster-certs.js';
+import { median, percentile, progress, report } from '../report.js';
+import { measureFailover } from './failover.js';
+import { batchProduce, streamConsume, streamProduce, unaryProduce, type LoadResult } from './load.js';
+import { residentMB, writeVolume } from './memory.js';
+
+export interface SuiteOptions {
+  short: boolean;
+  json: boolean;
+}
+
+const BENCH = 'cluster';
+const RECORD_BYTES = 256;
+
+interface Scenario {
+  name: string;
+  target?: string;
+  run: (client: ReturnType<typeof createClient>, ms: number, upTo: number) => Promise<LoadResult>;
+}
+
+function scenarios(value: Buffer): Scenario[] {
+  return [
+    { name: 'unary Produce x1', run: (c, ms) => unaryProduce(c, 1, ms, value) },
+    { name: 'unary Produce x16', target: '>= 70% of noop', run: (c, ms) => unaryProduce(c, 16, ms, value) },
+    { name: 'unary Produce x64', run: (c, ms) => unaryProduce(c, 64, ms, value) },
+    { name: 'ProduceStream 256 in flight', target: '>= 20,000', run: (c, ms) => streamProduce(c, 256, ms, value) },
+    { name: 'ProduceBatch 100/request x4', target: '>= 200,000', run: (c, ms) => batchProduce(c, 100, 4, ms, value) },
+    { name: 'ConsumeStream (follower)', target: '>= 150,000', run: (c, ms, upTo) => streamConsume(c, ms, upTo) },
+  ];
+}
+
+async function startNoop(certs: ClusterCerts): Promise<{ addr: string; child: ChildProcess }> {
+  const main = path.join(path.dirname(fileURLToPath(import.meta.url)), 'noop-server-main.js');
+  const child = spawn(process.execPath, [main, certs.caFile, certs.server.certFile, certs.server.keyFile], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const addr = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('noop server did not start within 20 s')), 20_000);
+    lines.on('line', (l) => {
+      const m = /^listening (\S+)$/.exec(l);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`noop server exited with ${code}`)));
+  });
+  return { addr, child };
+}
+
+async function runAll(client: ReturnType<typeof createClient>, list: Scenario[], ms: number, label: string): Promise<Map<string, LoadResult>> {
+  const out = new Map<string, LoadResult>();
+  let written = 0;
+  for (const s of list) {
+    progress(`${label}: ${s.name}`);
+    const r = await s.run(client, ms, written);
+    written = Math.max(written, r.lastOffset + 1);
+    out.set(s.name, r);
+  }
+  return out;
+}
+
+function fmt(n: number, digits = 0): string {
+  return Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '-';
+}
+
+export async function runClusterBench(opts: SuiteOptions): Promise<number> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'proglog-cluster-bench-'));
+  const value = Buffer.alloc(RECORD_BYTES, 0x62);
+  const ms = opts.short ? 1000 : 3000;
+  const failoverRepeats = opts.short ? 2 : 5;
+  const volumeBytes = opts.short ? 64 * 2 ** 20 : 2 ** 30;
+  const list = scenarios(value);
+  let noop: ChildProcess | undefined;
+  let cluster: Cluster | undefined;
+  try {
+    const certs = await writeClusterCerts(path.join(dir, 'noop-certs'), []);
+    const started = await startNoop(certs);
+    noop = started.child;
+    const noopClient = createClient({ addr: started.addr, ca: certs.ca, cert: certs.client.cert, key: certs.client.key });
+    const baseline = await runAll(noopClient, list, ms, 'noop');
+    noopClient.close();
+    noop.stdin!.end();
+
+    progress('starting a three-node cluster (mTLS, fsync always)');
+    cluster = await Cluster.start({ nodes: 3, rootDir: path.join(dir, 'cluster'), faults: false, sync: 'always', logLevel: 'warn' });
+    const client = cluster.client();
+    const rssAtStart = await Promise.all(cluster.nodes.map((n) => residentMB(n.proc.pid!)));
+    const measured = await runAll(client, list, ms, 'cluster');
+
+    for (const s of list) {
+      const r = measured.get(s.name)!;
+      const b = baseline.get(s.name)!;
+      report({ bench: BENCH, figure: `${s.name} records/s`, value: r.recordsPerSec, unit: 'records/s', baseline: 'noop', baselineValue: b.recordsPerSec, ...(s.target ? { target: s.target } : {}) });
+      report({ bench: BENCH, figure: `${s.name} p50`, value: r.p50Ms, unit: 'ms', baseline: 'noop', baselineValue: b.p50Ms });
+      report({ bench: BENCH, figure: `${s.name} p99`, value: r.p99Ms, unit: 'ms', baseline: 'noop', baselineValue: b.p99Ms });
+    }
+
+    const failovers: number[] = [];
+    for (let i = 0; i < failoverRepeats; i++) {
+      progress(`failover ${i + 1}/${failoverRepeats}: SIGKILL the leader`);
+      failovers.push(await measureFailover(cluster, client, value));
+      progress(`failover ${i + 1}: ${failovers[i]!.toFixed(0)} ms`);
+    }
+    const electionTimeout = 500;
+    report({ bench: BENCH, figure: `failover p50 (${failoverRepeats} leader kills)`, value: median(failovers), unit: 'ms', baseline: 'election timeout', baselineValue: electionTimeout, target: '< 1000' });
+    report({ bench: BENCH, figure: `failover max (${failoverRepeats} leader kills)`, value: percentile(failovers, 100), unit: 'ms', baseline: 'election timeout', baselineValue: electionTimeout });
+
+    progress(`writing ${(volumeBytes / 2 ** 20).toFixed(0)} MB`);
+    const seconds = await writeVolume(client, volumeBytes, value);
+    report({ bench: BENCH, figure: `write ${(volumeBytes / 2 ** 20).toFixed(0)} MB (batch 100 x8) MB/s`, value: volumeBytes / 2 ** 20 / seconds, unit: 'MB/s', baseline: 'noop batch MB/s', baselineValue: (baseline.get(list[4]!.name)!.recordsPerSec * RECORD_BYTES) / 2 ** 20 });
+    const rssAfter = await Promise.all(cluster.nodes.map((n) => residentMB(n.proc.pid!)));
+    cluster.nodes.forEach((n, i) => {
+      report({ bench: BENCH, figure: `${n.name} RSS after ${(volumeBytes / 2 ** 20).toFixed(0)} MB written`, value: rssAfter[i]!, unit: 'MB', baseline: 'RSS at start', baselineValue: rssAtStart[i]!, target: '< 150' });
+    });
+
+    if (!opts.json) {
+      const rows = list.map((s) => {
+        const r = measured.get(s.name)!;
+        const b = baseline.get(s.name)!;
+        return [s.name, fmt(r.recordsPerSec), fmt(b.recordsPerSec), `${fmt((100 * r.recordsPerSec) / b.recordsPerSec)}%`, `${fmt(r.p50Ms, 2)} / ${fmt(r.p99Ms, 2)}`, `${fmt(b.p50Ms, 2)} / ${fmt(b.p99Ms, 2)}`, String(r.errors)];
+      });
+      const head = ['scenario (256-byte records)', 'cluster rec/s', 'noop rec/s', 'of noop', 'cluster p50/p99 ms', 'noop p50/p99 ms', 'errors'];
+      const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+      const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+      console.log('');
+      console.log(line(head));
+      for (const r of rows) console.log(line(r));
+      console.log(`failover ms: ${failovers.map((f) => f.toFixed(0)).join(', ')} (p50 ${median(failovers).toFixed(0)})`);
+      console.log(`RSS MB start -> after: ${cluster.nodes.map((n, i) => `${n.name} ${rssAtStart[i]!.toFixed(0)} -> ${rssAfter[i]!.toFixed(0)}`).join(', ')}`);
+    }
+    return 0;
+  } finally {
+    if (noop && noop.exitCode === null) noop.kill('SIGKILL');
+    await cluster?.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}

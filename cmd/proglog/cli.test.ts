@@ -1,0 +1,152 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { parseAgentArgs } from './agent-options.js';
+import { main } from './cli.js';
+import { UsageError, parseBytes, parseDuration, parseList } from './values.js';
+
+async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d: Buffer) => (out += d.toString()));
+  stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await main(argv, { stdin: new PassThrough(), stdout, stderr });
+  return { code, stdout: out, stderr: err };
+}
+
+describe('flag values', () => {
+  it('reads sizes with binary and decimal units, and plain bytes', () => {
+    expect(parseBytes('k', '64MiB')).toBe(64 * 1024 * 1024);
+    expect(parseBytes('k', '1kb')).toBe(1000);
+    expect(parseBytes('k', 4096)).toBe(4096);
+    expect(() => parseBytes('k', '12 parsecs')).toThrow(UsageError);
+  });
+
+  it('reads durations, a bare number being milliseconds', () => {
+    expect(parseDuration('d', '500ms')).toBe(500);
+    expect(parseDuration('d', '2s')).toBe(2000);
+    expect(parseDuration('d', '24h')).toBe(86_400_000);
+    expect(parseDuration('d', 250)).toBe(250);
+    expect(() => parseDuration('d', '-1s')).toThrow(UsageError);
+  });
+
+  it('reads lists as YAML sequences, comma-separated strings or repeated flags', () => {
+    expect(parseList('l', ['a:1', 'b:2'])).toEqual(['a:1', 'b:2']);
+    expect(parseList('l', 'a:1, b:2')).toEqual(['a:1', 'b:2']);
+    expect(parseList('l', ['a:1,b:2', 'c:3'])).toEqual(['a:1', 'b:2', 'c:3']);
+  });
+});
+
+describe('proglog agent configuration', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'proglog-cli-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  async function yamlFile(name: string, text: string): Promise<string> {
+    const file = path.join(dir, name);
+    await writeFile(file, text);
+    return file;
+  }
+
+  it("uses the book's defaults when nothing is given", async () => {
+    const { config } = await parseAgentArgs(['--node-name', 'n1']);
+    expect(config).toMatchObject({
+      nodeName: 'n1',
+      bindAddr: '127.0.0.1:8401',
+      rpcPort: 8400,
+      startJoinAddrs: [],
+      bootstrap: false,
+      aclModelFile: 'policy/model.conf',
+      aclPolicyFile: 'policy/policy.csv',
+      serverTls: { certFile: 'certs/server.pem', keyFile: 'certs/server-key.pem', caFile: 'certs/ca.pem' },
+      peerTls: { certFile: 'certs/n1.pem', keyFile: 'certs/n1-key.pem', caFile: 'certs/ca.pem' },
+      metricsAddr: '',
+    });
+  });
+
+  it('reads every key from the YAML config file, and flags override it', async () => {
+    const file = await yamlFile(
+      'agent.yaml',
+      [
+        'node-name: from-file',
+        'rpc-port: 9000',
+        'bootstrap: true',
+        'start-join-addrs: ["10.0.0.1:8401", "10.0.0.2:8401"]',
+        'segment-max-store-bytes: 1MiB',
+        'retention-max-age: 24h',
+        'sync: interval',
+      ].join('\n'),
+    );
+    const { config } = await parseAgentArgs(['--config-file', file, '--rpc-port', '9100', '--sync', 'never']);
+    expect(config.nodeName).toBe('from-file');
+    expect(config.rpcPort).toBe(9100);
+    expect(config.bootstrap).toBe(true);
+    expect(config.startJoinAddrs).toEqual(['10.0.0.1:8401', '10.0.0.2:8401']);
+    expect(config.log.maxStoreBytes).toBe(1024 * 1024);
+    expect(config.log.retentionMaxAgeMs).toBe(86_400_000);
+    expect(config.log.sync).toBe('never');
+  });
+
+  it('reads the ACL model from --acl-model-file (the book read acl-mode-file)', async () => {
+    const { config } = await parseAgentArgs(['--node-name', 'n1', '--acl-model-file', '/x/model.conf']);
+    expect(config.aclModelFile).toBe('/x/model.conf');
+    await expect(parseAgentArgs(['--acl-mode-file', '/x/model.conf'])).rejects.toThrow(UsageError);
+  });
+
+  it.each([
+    [['--rpc-port', 'http'], /^proglog agent: rpc-port: expected a whole number from 0 to 65535, got "http"\n$/],
+    [['--bind-addr', 'nowhere'], /^proglog agent: bind-addr: "nowhere" is not host:port\n$/],
+    [['--sync', 'sometimes'], /^proglog agent: sync: expected one of always, interval, never, got "sometimes"\n$/],
+    [['--raft-election-timeout', '10ms', '--raft-heartbeat-interval', '50ms'], /raft-election-timeout: must be longer than raft-heartbeat-interval\n$/],
+    [['--no-such-flag'], /^proglog agent: Unknown option '--no-such-flag'/],
+    [['--node-name', 'bad name'], /node-name: "bad name" must be/],
+  ])('refuses %j with one line on stderr and exit code 2', async (argv, message) => {
+    const res = await run(['agent', ...argv]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(message);
+    expect(res.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('refuses a config file with an unknown key, or that is not YAML, with exit code 2', async () => {
+    const unknown = await yamlFile('unknown.yaml', 'node-name: a\nrpc-prot: 1\n');
+    const res = await run(['agent', '--config-file', unknown]);
+    expect(res).toMatchObject({ code: 2, stderr: `proglog agent: config-file: ${unknown} has unknown key "rpc-prot"\n` });
+    const broken = await yamlFile('broken.yaml', 'node-name: [a\n');
+    const res2 = await run(['agent', '--config-file', broken]);
+    expect(res2.code).toBe(2);
+    expect(res2.stderr).toMatch(/is not valid YAML/);
+    const missing = await run(['agent', '--config-file', path.join(dir, 'absent.yaml')]);
+    expect(missing).toMatchObject({ code: 2, stderr: expect.stringMatching(/cannot read .*absent.yaml: ENOENT/) as unknown as string });
+  });
+
+  it('refuses to start an agent whose certificate files are missing, with exit code 2 naming the file', async () => {
+    const res = await run(['agent', '--node-name', 'n1', '--data-dir', dir, '--server-tls-ca-file', path.join(dir, 'nope-ca.pem')]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/^proglog agent: CA certificate file .*nope-ca.pem cannot be read/);
+    expect(res.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('prints the agent usage for --help', async () => {
+    const res = await run(['agent', '--help']);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('--start-join-addrs');
+    expect(res.stdout).toContain('--peer-tls-ca-file');
+  });
+});
+
+describe('proglog command line', () => {
+  it('names an unknown command and exits 2', async () => {
+    expect(await run(['frobnicate'])).toMatchObject({ code: 2, stderr: 'proglog: unknown command "frobnicate" (try proglog help)\n' });
+  });
+
+  it('refuses a client command whose certificates cannot be read, with exit code 2', async () => {
+    const res = await run(['produce', '--certs-dir', '/nonexistent', 'x']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/^proglog produce: ca-file: cannot read \/nonexistent\/ca.pem: ENOENT\n$/);
+  });
+});

@@ -1,0 +1,144 @@
+// The in-process Transport: nodes on one MemoryNetwork exchange frames through the event loop, and a test can
+// cut links (partitions) and heal them. Frames are copied, so no node shares memory with another.
+
+import {
+  PeerUnreachableError,
+  SnapshotRejectedError,
+  SnapshotStreamError,
+  TransportClosedError,
+  UnknownPeerError,
+  type FrameHandler,
+  type HelloHandler,
+  type SnapshotHandler,
+  type Transport,
+} from './transport.js';
+
+export class MemoryNetwork {
+  private readonly nodes = new Map<string, MemoryTransport>();
+  private readonly cut = new Set<string>();
+
+  /** A transport for node `id`, reachable at `addr`. */
+  transport(id: string, addr: string): MemoryTransport {
+    const t = new MemoryTransport(this, id, addr);
+    this.nodes.set(addr, t);
+    return t;
+  }
+
+  /** Cuts the link between a and b (both directions). */
+  disconnect(a: string, b: string): void {
+    this.cut.add(`${a}|${b}`);
+    this.cut.add(`${b}|${a}`);
+  }
+
+  /** Cuts every link of `id`. */
+  isolate(id: string, others: string[]): void {
+    for (const o of others) if (o !== id) this.disconnect(id, o);
+  }
+
+  heal(): void {
+    this.cut.clear();
+  }
+
+  /** The node listening at `addr` if `from` can reach it now. */
+  route(from: string, addr: string): MemoryTransport | undefined {
+    const to = this.nodes.get(addr);
+    if (!to || to.isClosed() || this.cut.has(`${from}|${to.localId}`)) return undefined;
+    return to;
+  }
+
+  detach(t: MemoryTransport): void {
+    if (this.nodes.get(t.localAddr) === t) this.nodes.delete(t.localAddr);
+  }
+}
+
+export class MemoryTransport implements Transport {
+  private readonly peers = new Map<string, string>();
+  private frameHandler: FrameHandler = () => {};
+  private snapshotHandler: SnapshotHandler = async () => {
+    throw new Error('snapshots not accepted');
+  };
+  private helloHandler: HelloHandler = () => {};
+  private readonly greeted = new Set<string>();
+  private closed = false;
+
+  constructor(
+    private readonly network: MemoryNetwork,
+    readonly localId: string,
+    readonly localAddr: string,
+  ) {}
+
+  isClosed(): boolean {
+    return this.closed;
+  }
+
+  setPeer(id: string, addr: string): void {
+    if (id !== this.localId) this.peers.set(id, addr);
+  }
+  removePeer(id: string): void {
+    this.peers.delete(id);
+  }
+  peerAddr(id: string): string | undefined {
+    return this.peers.get(id);
+  }
+  onFrame(handler: FrameHandler): void {
+    this.frameHandler = handler;
+  }
+  onSnapshot(handler: SnapshotHandler): void {
+    this.snapshotHandler = handler;
+  }
+  onHello(handler: HelloHandler): void {
+    this.helloHandler = handler;
+  }
+
+  send(to: string, frame: Uint8Array): boolean {
+    const addr = this.peers.get(to);
+    if (this.closed || addr === undefined) return false;
+    const target = this.network.route(this.localId, addr);
+    if (!target) return false;
+    const copy = Uint8Array.from(frame);
+    setImmediate(() => target.deliver(this.localId, this.localAddr, copy));
+    return true;
+  }
+
+  private deliver(from: string, fromAddr: string, frame: Uint8Array): void {
+    if (this.closed) return;
+    if (!this.greeted.has(from)) {
+      this.greeted.add(from);
+      this.helloHandler(from, fromAddr);
+    }
+    this.frameHandler(from, frame);
+  }
+
+  async sendSnapshot(to: string, header: Uint8Array, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    if (this.closed) throw new TransportClosedError();
+    const addr = this.peers.get(to);
+    if (addr === undefined) throw new UnknownPeerError(to);
+    const target = this.network.route(this.localId, addr);
+    if (!target) throw new PeerUnreachableError(to);
+    const network = this.network;
+    const from = this.localId;
+    async function* copied(): AsyncGenerator<Uint8Array> {
+      for await (const c of chunks) {
+        if (!network.route(from, addr!)) throw new SnapshotStreamError(`link to ${to} cut while streaming`);
+        yield Uint8Array.from(c);
+      }
+    }
+    try {
+      await target.snapshotHandler(this.localId, Uint8Array.from(header), copied());
+    } catch (err) {
+      if (err instanceof SnapshotStreamError) throw err;
+      throw new SnapshotRejectedError(to, err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  async identify(addr: string): Promise<string> {
+    const target = this.network.route(this.localId, addr);
+    if (!target) throw new PeerUnreachableError(addr);
+    return target.localId;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.network.detach(this);
+  }
+}

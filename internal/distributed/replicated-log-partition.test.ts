@@ -1,0 +1,95 @@
+// Partitions over the in-memory transport (no TLS: these tests are about the runtime's behavior).
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { NotLeaderError } from '../server/log-service.js';
+import { MemoryNetwork } from './memory-transport.js';
+import { ReplicatedLog } from './replicated-log.js';
+import { waitUntil } from './testing/wait.js';
+
+const enc = (s: string): Uint8Array => Buffer.from(s);
+const names = ['a', 'b', 'c'];
+
+let root: string;
+let network: MemoryNetwork;
+let nodes: Map<string, ReplicatedLog>;
+
+async function start(name: string, bootstrap = false): Promise<ReplicatedLog> {
+  const log = await ReplicatedLog.open({
+    id: name,
+    dataDir: path.join(root, name),
+    advertiseAddr: `mem:${name}`,
+    transport: (raftId) => network.transport(raftId, `mem:${name}`),
+    bootstrap,
+    tickMs: 10,
+    electionTicks: 10,
+  });
+  nodes.set(name, log);
+  return log;
+}
+
+async function contents(log: ReplicatedLog, topic: string): Promise<string[]> {
+  const out: string[] = [];
+  for (let o = 0; ; o++) {
+    try {
+      out.push(Buffer.from(await log.read(topic, o)).toString());
+    } catch {
+      return out;
+    }
+  }
+}
+
+beforeEach(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), 'proglog-partition-'));
+  network = new MemoryNetwork();
+  nodes = new Map();
+  const a = await start('a', true);
+  await a.waitForLeader(5000);
+  for (const n of ['b', 'c']) {
+    await start(n);
+    await a.join(n, `mem:${n}`);
+  }
+});
+
+afterEach(async () => {
+  for (const n of nodes.values()) await n.close();
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+describe('ReplicatedLog under partitions', () => {
+  test('an isolated leader steps down, the majority elects another and keeps accepting writes', async () => {
+    const a = nodes.get('a')!;
+    await a.produce('t', [enc('before')]);
+    network.isolate(a.raftId, names.map((n) => nodes.get(n)!.raftId));
+    // Without a quorum the old leader cannot commit: its produce is never acknowledged as a success.
+    const stranded = a.produce('t', [enc('stranded')]);
+    stranded.catch(() => {});
+    await waitUntil('a new leader among b and c', () => nodes.get('b')!.isLeader() || nodes.get('c')!.isLeader());
+    const leader = nodes.get('b')!.isLeader() ? nodes.get('b')! : nodes.get('c')!;
+    await waitUntil('a steps down (check quorum)', () => !a.isLeader());
+    await expect(stranded).rejects.toBeInstanceOf(NotLeaderError);
+    expect(await leader.produce('t', [enc('after')])).toBe(1);
+    network.heal();
+    await waitUntil('a catches up', async () => (await contents(a, 't')).length === 2);
+    for (const n of nodes.values()) expect(await contents(n, 't')).toEqual(['before', 'after']);
+  });
+
+  test('a minority follower falls behind, then catches up once the partition heals', async () => {
+    const a = nodes.get('a')!;
+    const c = nodes.get('c')!;
+    network.isolate(c.raftId, names.map((n) => nodes.get(n)!.raftId));
+    for (let i = 0; i < 20; i++) await a.produce('t', [enc(`r${i}`)]);
+    expect(await contents(c, 't')).toEqual([]);
+    network.heal();
+    await waitUntil('c catches up', async () => (await contents(c, 't')).length === 20);
+    expect(a.isLeader()).toBe(true);
+  });
+
+  test('join refuses a node that is someone else, and a follower cannot change membership', async () => {
+    await start('d');
+    const a = nodes.get('a')!;
+    await expect(a.join('e', 'mem:d')).rejects.toThrow('not e');
+    await expect(nodes.get('b')!.join('d', 'mem:d')).rejects.toBeInstanceOf(NotLeaderError);
+    await expect(nodes.get('b')!.leave('c')).rejects.toBeInstanceOf(NotLeaderError);
+  });
+});

@@ -1,0 +1,122 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { InvalidTopicError, RecordTooLargeError } from '../log/index.js';
+import { emptyManifest, type SnapshotManifest } from './snapshot-manifest.js';
+import { SnapshotIncompleteError, StateMachineDivergedError, TopicStateMachine } from './topic-state-machine.js';
+
+const recs = (...xs: string[]): Uint8Array[] => xs.map((x) => Buffer.from(x));
+
+let root: string;
+const open: TopicStateMachine[] = [];
+async function openFsm(dir: string, index = 0, manifest: SnapshotManifest = emptyManifest()): Promise<TopicStateMachine> {
+  const f = await TopicStateMachine.open(dir, index, manifest, { log: { maxRecordBytes: 64 } });
+  open.push(f);
+  return f;
+}
+async function contents(f: TopicStateMachine, topic: string): Promise<string[]> {
+  const log = f.logs().get(topic);
+  const out: string[] = [];
+  for (let o = log.lowestOffset(); o < log.nextOffset(); o++) out.push(`${o}:${Buffer.from(await log.read(o)).toString()}`);
+  return out;
+}
+async function* chunksOf(gen: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  for await (const c of gen) yield Buffer.from(c);
+}
+
+beforeEach(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), 'proglog-fsm-'));
+});
+afterEach(async () => {
+  for (const f of open.splice(0)) await f.close().catch(() => {});
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+describe('TopicStateMachine', () => {
+  test('append commands land at dense per-topic offsets', async () => {
+    const f = await openFsm(path.join(root, 'a'));
+    expect(await f.applyAppend(1, 't', recs('a', 'b'))).toEqual({ firstOffset: 0 });
+    expect(await f.applyAppend(2, 'u', recs('x'))).toEqual({ firstOffset: 0 });
+    expect(await f.applyAppend(3, 't', recs('c'))).toEqual({ firstOffset: 2 });
+    expect(await contents(f, 't')).toEqual(['0:a', '1:b', '2:c']);
+    expect(f.manifest().topics).toEqual([
+      { topic: 't', lowest: 0, next: 3 },
+      { topic: 'u', lowest: 0, next: 1 },
+    ]);
+  });
+
+  test('re-applying commands after a restart is a no-op: nothing is appended twice', async () => {
+    const dir = path.join(root, 'a');
+    const f = await openFsm(dir);
+    await f.applyAppend(1, 't', recs('a', 'b'));
+    await f.applyAppend(2, 't', recs('c'));
+    await f.close();
+    const again = await openFsm(dir);
+    expect(await again.applyAppend(1, 't', recs('a', 'b'))).toEqual({ firstOffset: 0 });
+    expect(await again.applyAppend(2, 't', recs('c'))).toEqual({ firstOffset: 2 });
+    expect(await again.applyAppend(3, 't', recs('d'))).toEqual({ firstOffset: 3 });
+    expect(await contents(again, 't')).toEqual(['0:a', '1:b', '2:c', '3:d']);
+  });
+
+  test('a topic log shorter than the applied commands lead to is reported, not papered over', async () => {
+    const dir = path.join(root, 'a');
+    const f = await openFsm(dir, 10, { topics: [{ topic: 't', lowest: 0, next: 5 }], addresses: [] });
+    await expect(f.applyAppend(11, 't', recs('x'))).rejects.toBeInstanceOf(StateMachineDivergedError);
+  });
+
+  test('bad topics and oversized records are rejected alike on every replica, without moving offsets', async () => {
+    const f = await openFsm(path.join(root, 'a'));
+    const bad = await f.applyAppend(1, '_bad', recs('a'));
+    expect('error' in bad && bad.error).toBeInstanceOf(InvalidTopicError);
+    const big = await f.applyAppend(2, 't', [Buffer.alloc(65)]);
+    expect('error' in big && big.error).toBeInstanceOf(RecordTooLargeError);
+    expect(await f.applyAppend(3, 't', recs('ok'))).toEqual({ firstOffset: 0 });
+  });
+
+  test('a snapshot streams, stages and restores into identical logs, replacing what was there', async () => {
+    const leader = await openFsm(path.join(root, 'leader'));
+    for (let i = 0; i < 50; i++) await leader.applyAppend(i + 1, i % 3 === 0 ? 'u' : 't', recs(`r${i}`));
+    leader.setAddress('b#1', '127.0.0.1:7001');
+    await leader.syncApplied(50);
+    const manifest = leader.manifest();
+    // Writes after the snapshot point are not part of it.
+    await leader.applyAppend(51, 't', recs('later'));
+    const follower = await openFsm(path.join(root, 'follower'));
+    await follower.applyAppend(1, 'stale', recs('old'));
+    await follower.receiveSnapshot(50, chunksOf(leader.streamSnapshot(manifest)));
+    expect(follower.hasStagedSnapshot(50)).toBe(true);
+    await follower.restore(50, manifest);
+    expect(follower.logs().list()).toEqual(['t', 'u']);
+    const t = await contents(leader, 't');
+    expect(await contents(follower, 't')).toEqual(t.slice(0, -1));
+    expect(await contents(follower, 'u')).toEqual(await contents(leader, 'u'));
+    expect(follower.addresses.get('b#1')).toBe('127.0.0.1:7001');
+    expect(await follower.applyAppend(51, 't', recs('later'))).toEqual({ firstOffset: t.length - 1 });
+  });
+
+  test('a staged snapshot interrupted by a crash is swapped in when the node reopens', async () => {
+    const leader = await openFsm(path.join(root, 'leader'));
+    await leader.applyAppend(1, 't', recs('a', 'b'));
+    const manifest = leader.manifest();
+    const dir = path.join(root, 'follower');
+    const follower = await openFsm(dir);
+    await follower.receiveSnapshot(7, chunksOf(leader.streamSnapshot(manifest)));
+    await follower.close();
+    const reopened = await openFsm(dir, 7, manifest);
+    expect(await contents(reopened, 't')).toEqual(['0:a', '1:b']);
+  });
+
+  test('a stream that ends early is refused and nothing is staged', async () => {
+    const leader = await openFsm(path.join(root, 'leader'));
+    await leader.applyAppend(1, 't', recs('a', 'b', 'c'));
+    const full: Uint8Array[] = [];
+    for await (const c of leader.streamSnapshot(leader.manifest())) full.push(Buffer.from(c));
+    const follower = await openFsm(path.join(root, 'follower'));
+    async function* truncated(): AsyncGenerator<Uint8Array> {
+      yield full[0]!;
+    }
+    await expect(follower.receiveSnapshot(3, truncated())).rejects.toBeInstanceOf(SnapshotIncompleteError);
+    expect(follower.hasStagedSnapshot(3)).toBe(false);
+    await expect(follower.restore(3, leader.manifest())).rejects.toBeInstanceOf(SnapshotIncompleteError);
+  });
+});

@@ -1,0 +1,147 @@
+// One seeded nemesis run, start to verdict: a fresh cluster behind fault proxies, clients producing and
+// consuming, the seed's schedule of faults, then heal, quiesce, read every node's log and check. A failing run
+// keeps its directory: node logs and data, the history, every replica's log, the schedule, the summary.
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { check, formatSummary, type CheckResult, type ReplicaRead } from './checker.js';
+import { Cluster } from './cluster.js';
+import { History } from './history.js';
+import { Nemesis } from './nemesis.js';
+import { describeStep, generateSchedule, type FaultKind, type NemesisStep } from './schedule.js';
+import { waitUntil } from './wait.js';
+import { DEFAULT_WORKLOAD, readWholeLog, Workload, type WorkloadOptions } from './workload.js';
+
+export interface RunOptions {
+  seed: number;
+  durationMs: number;
+  nodes: number;
+  electionTimeoutMs?: number;
+  heartbeatMs?: number;
+  kinds?: readonly FaultKind[];
+  workload?: Partial<WorkloadOptions>;
+  /** Where a failing run's directory is kept (default: the OS temp dir). */
+  keepDir?: string;
+  log?: (line: string) => void;
+}
+
+export interface RunOutcome {
+  seed: number;
+  result: CheckResult;
+  summary: string;
+  /** Set when the run failed and its files were kept. */
+  keptDir?: string;
+  faults: number;
+}
+
+export const HISTORY_FILE = 'history.jsonl';
+export const REPLICAS_FILE = 'replicas.json';
+export const SCHEDULE_FILE = 'schedule.json';
+
+export async function runSeed(opts: RunOptions): Promise<RunOutcome> {
+  const log = opts.log ?? (() => undefined);
+  const electionTimeoutMs = opts.electionTimeoutMs ?? 1000;
+  const heartbeatMs = opts.heartbeatMs ?? 100;
+  const rootDir = await mkdtemp(path.join(opts.keepDir ?? os.tmpdir(), `proglog-nemesis-seed${opts.seed}-`));
+  const steps = generateSchedule({
+    seed: opts.seed,
+    durationMs: opts.durationMs,
+    nodes: opts.nodes,
+    electionTimeoutMs,
+    ...(opts.kinds ? { kinds: opts.kinds } : {}),
+  });
+  log(`seed ${opts.seed}: ${steps.length} faults over ${opts.durationMs} ms; files in ${rootDir}`);
+  const cluster = await Cluster.start({ nodes: opts.nodes, rootDir, faults: true, electionTimeoutMs, heartbeatMs });
+  let keep = false;
+  try {
+    const history = new History();
+    const workload = new Workload(cluster, history, { ...DEFAULT_WORKLOAD, ...opts.workload });
+    const nemesis = new Nemesis(cluster, history, log);
+    const startedAt = Date.now();
+    workload.start();
+    const progress = setInterval(
+      () => log(`seed ${opts.seed}: ${Math.round((Date.now() - startedAt) / 1000)} s, acked ${workload.acked}/${workload.attempts}, reads ${workload.readsSeen}`),
+      5000,
+    );
+    try {
+      await nemesis.run(steps, startedAt);
+      const left = startedAt + opts.durationMs - Date.now();
+      if (left > 0) await new Promise((r) => setTimeout(r, left));
+      await nemesis.healAll();
+      // Clients keep writing for a moment after healing: the cluster must serve again, not only stay safe.
+      const ackedAtHeal = workload.acked;
+      await waitUntil('a write acknowledged after healing', () => workload.acked > ackedAtHeal, 30_000, 100).catch(() =>
+        log(`seed ${opts.seed}: no write acknowledged within 30 s of healing`),
+      );
+    } finally {
+      clearInterval(progress);
+      await workload.stop();
+    }
+    const replicas = await quiesceAndRead(cluster, log);
+    const result = check(history.events, replicas);
+    const crashes = cluster.nodes.flatMap((n) =>
+      n.proc.unexpectedExits.map((e) => `${n.name} incarnation ${e.incarnation} exited by itself (${e.signal ?? `code ${e.code}`})`),
+    );
+    const summary =
+      formatSummary(result, `seed ${opts.seed} (${opts.nodes} nodes, ${nemesis.faultsApplied} faults)`) +
+      crashes.map((c) => `\n  note: ${c}; see ${rootDir}`).join('');
+    if (!result.ok) {
+      keep = true;
+      await saveRun(rootDir, history, replicas, steps, summary);
+    }
+    return { seed: opts.seed, result, summary, faults: nemesis.faultsApplied, ...(keep ? { keptDir: rootDir } : {}) };
+  } catch (err) {
+    keep = true;
+    throw err;
+  } finally {
+    await cluster.close({ keepFiles: keep });
+  }
+}
+
+/** Waits until every node holds the same log twice in a row (or a deadline), then returns each node's log. */
+async function quiesceAndRead(cluster: Cluster, log: (line: string) => void): Promise<ReplicaRead[]> {
+  const read = async (): Promise<ReplicaRead[]> =>
+    Promise.all(
+      cluster.nodes.map(async (n): Promise<ReplicaRead> => {
+        try {
+          return { node: n.name, records: await readWholeLog(cluster.directClient(n.name)) };
+        } catch (err) {
+          return { node: n.name, records: [], error: err instanceof Error ? err.message : String(err) };
+        }
+      }),
+    );
+  let previous = '';
+  let last: ReplicaRead[] = [];
+  try {
+    await waitUntil(
+      'replicas to converge',
+      async () => {
+        last = await read();
+        const shape = last.map((r) => `${r.records.length}:${r.records[r.records.length - 1]?.value ?? ''}`).join('|');
+        const converged =
+          last.every((r) => r.error === undefined) && new Set(last.map((r) => r.records.length)).size === 1 && shape === previous;
+        previous = shape;
+        return converged;
+      },
+      60_000,
+      500,
+    );
+  } catch {
+    log('replicas did not converge within 60 s; checking what they hold');
+  }
+  return last;
+}
+
+async function saveRun(dir: string, history: History, replicas: ReplicaRead[], steps: NemesisStep[], summary: string): Promise<void> {
+  await history.save(path.join(dir, HISTORY_FILE));
+  await writeFile(path.join(dir, REPLICAS_FILE), JSON.stringify(replicas));
+  await writeFile(path.join(dir, SCHEDULE_FILE), JSON.stringify(steps.map((s) => ({ ...s, text: describeStep(s) })), null, 1));
+  await writeFile(path.join(dir, 'summary.txt'), summary + '\n');
+}
+
+/** Re-checks a kept run from its files (no cluster needed). */
+export async function recheck(dir: string): Promise<CheckResult> {
+  const history = await History.load(path.join(dir, HISTORY_FILE));
+  const replicas = JSON.parse(await readFile(path.join(dir, REPLICAS_FILE), 'utf8')) as ReplicaRead[];
+  return check(history.events, replicas);
+}
