@@ -6,7 +6,7 @@ TSC := node_modules/.bin/tsc
 SEEDS ?= 1000
 DURATION ?= 120
 
-.PHONY: all install build test typecheck proto gencert run bench bench-log bench-raft sim nemesis clean
+.PHONY: all install build test typecheck proto gencert run bench bench-log bench-raft bench-server bench-discovery bench-distributed sim nemesis clean
 
 all: build
 
@@ -28,13 +28,16 @@ test: typecheck
 	NODE_OPTIONS=$(NODE_OPTIONS_ESM) $(JEST) $(if $(JEST_JSON),--json --outputFile=$(JEST_JSON)) $(JEST_ARGS)
 
 # Benchmarks run compiled JavaScript (tsc output), never under a test runner.
-bench: bench-log bench-raft bench-discovery bench-distributed
+bench: bench-log bench-raft bench-server bench-discovery bench-distributed
 
 bench-log: build
 	node dist/bench/log.bench.js
 
 bench-raft: build
 	node dist/bench/raft.bench.js
+
+bench-server: build
+	node dist/bench/server.bench.js
 
 bench-discovery: build
 	node dist/bench/discovery.bench.js

@@ -9,6 +9,9 @@ function captured(): CertCommandIO & { out: string[]; err: string[] } {
   return { out, err, stdout: (l) => out.push(l), stderr: (l) => err.push(l) };
 }
 
+// Small keys keep the suite fast; the default size is checked in internal/config/certgen.test.ts.
+const FAST = ['--key-bits', '1024'];
+
 describe('proglog cert', () => {
   let dir: string;
   beforeAll(async () => {
@@ -20,7 +23,7 @@ describe('proglog cert', () => {
 
   it('writes the CA, server and root/nobody client pairs, plus every --client, into --dir', async () => {
     const io = captured();
-    expect(await runCert(['--dir', dir, '--client', 'tenant-a', '--host', 'node-1.internal'], io)).toBe(0);
+    expect(await runCert(['--dir', dir, '--client', 'tenant-a', '--host', 'node-1.internal', ...FAST], io)).toBe(0);
     expect((await readdir(dir)).sort()).toEqual(
       [
         'ca-key.pem', 'ca.pem', 'nobody-client-key.pem', 'nobody-client.pem', 'root-client-key.pem', 'root-client.pem',
@@ -33,14 +36,14 @@ describe('proglog cert', () => {
   it('keeps existing files on a second run without --force', async () => {
     const before = await readFile(join(dir, 'ca.pem'), 'utf8');
     const io = captured();
-    expect(await runCert(['--dir', dir], io)).toBe(0);
+    expect(await runCert(['--dir', dir, ...FAST], io)).toBe(0);
     expect(await readFile(join(dir, 'ca.pem'), 'utf8')).toBe(before);
     expect(io.out.every((l) => l.startsWith('kept '))).toBe(true);
   });
 
   it('replaces the set with --force', async () => {
     const before = await readFile(join(dir, 'ca.pem'), 'utf8');
-    expect(await runCert(['--dir', dir, '--force'], captured())).toBe(0);
+    expect(await runCert(['--dir', dir, '--force', ...FAST], captured())).toBe(0);
     expect(await readFile(join(dir, 'ca.pem'), 'utf8')).not.toBe(before);
   });
 
@@ -51,6 +54,9 @@ describe('proglog cert', () => {
     const days = captured();
     expect(await runCert(['--dir', dir, '--days', 'soon'], days)).toBe(2);
     expect(days.err.join('\n')).toContain('--days');
+    const bits = captured();
+    expect(await runCert(['--dir', dir, '--key-bits', '512'], bits)).toBe(2);
+    expect(bits.err.join('\n')).toContain('--key-bits');
     const help = captured();
     expect(await runCert(['--help'], help)).toBe(0);
     expect(help.out.join('\n')).toContain('--client NAME');

@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_CLIENTS, writeDevCerts } from '../../internal/config/index.js';
 
-const USAGE = `usage: proglog cert [--dir DIR] [--host NAME]... [--client NAME]... [--days N] [--force]
+const USAGE = `usage: proglog cert [--dir DIR] [--host NAME]... [--client NAME]... [--days N] [--key-bits N] [--force]
 
 Writes a CA and mutual-TLS certificates made with node-forge into DIR (default: certs):
   ca.pem, ca-key.pem                  the certificate authority
@@ -17,6 +17,7 @@ Existing files are kept (an existing CA signs the new certificates) unless --for
   --host NAME    an extra DNS name or IP address for the server certificate (repeatable)
   --client NAME  an extra client identity (repeatable)
   --days N       validity of the issued certificates in days (default 825; the CA gets 3650)
+  --key-bits N   RSA key size (default 2048; 3072 or 4096 for stronger keys)
   --force        replace existing files, starting from a new CA
   -h, --help     show this help
 `;
@@ -44,6 +45,7 @@ export async function runCert(argv: string[], io: CertCommandIO = consoleIO): Pr
         host: { type: 'string', multiple: true, default: [] },
         client: { type: 'string', multiple: true, default: [] },
         days: { type: 'string' },
+        'key-bits': { type: 'string' },
         force: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -66,12 +68,22 @@ export async function runCert(argv: string[], io: CertCommandIO = consoleIO): Pr
     }
   }
 
+  let keyBits: number | undefined;
+  if (values['key-bits'] !== undefined) {
+    keyBits = Number(values['key-bits']);
+    if (!Number.isInteger(keyBits) || keyBits < 1024 || keyBits > 8192) {
+      io.stderr(`proglog cert: --key-bits must be a whole number from 1024 to 8192, not ${JSON.stringify(values['key-bits'])}`);
+      return 2;
+    }
+  }
+
   try {
     const result = await writeDevCerts(values.dir, {
       hosts: values.host,
       clients: [...DEFAULT_CLIENTS, ...values.client],
       force: values.force,
       validityDays,
+      keyBits,
     });
     for (const file of result.written) io.stdout(`wrote ${file}`);
     for (const file of result.kept) io.stdout(`kept  ${file} (exists; --force replaces it)`);
