@@ -34,6 +34,4 @@ export {
   type Record,
   type Server,
 } from './api/v1/log.js';
-export { Agent, type AgentOptions, type AgentParts } from './internal/agent/agent.js';
-export { AgentConfigError, type AgentConfig } from './internal/agent/config.js';
-export { realParts } from './internal/agent/real-parts.js';
+export { Agent, AgentConfigError, realParts, type AgentConfig, type AgentOptions, type AgentParts } from './internal/agent/index.js';

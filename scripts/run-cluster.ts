@@ -14,7 +14,7 @@ import { createClient } from '../internal/loadbalance/index.js';
 
 const USAGE = `usage: node dist/scripts/run-cluster.js [--dir DIR] [--certs DIR] [--nodes N] [--port-base PORT]
 
-  --dir DIR         folder holding each node's data dir and log file (default: cluster)
+  --dir DIR         folder holding each node's data dir and log file (default: .cluster)
   --certs DIR       certificates; made with the dev CA if missing (default: certs)
   --nodes N         how many nodes (default 3)
   --port-base PORT  node i listens on PORT+10i (RPC), +1 (membership), +2 (metrics) (default 8400)
@@ -90,6 +90,8 @@ async function clusterView(addr: string, certsDir: string): Promise<{ id: string
     ca: await readFile(path.join(certsDir, 'ca.pem')),
     cert: await readFile(path.join(certsDir, 'root-client.pem')),
     key: await readFile(path.join(certsDir, 'root-client-key.pem')),
+    // The dev server certificate names localhost as well as 127.0.0.1; a name avoids Node's IP-as-SNI warning.
+    serverName: 'localhost',
   });
   try {
     return await new Promise((resolve, reject) =>
@@ -114,7 +116,7 @@ async function waitFor(what: string, deadlineMs: number, check: () => Promise<bo
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
-      dir: { type: 'string', default: 'cluster' },
+      dir: { type: 'string', default: '.cluster' },
       certs: { type: 'string', default: 'certs' },
       nodes: { type: 'string', default: '3' },
       'port-base': { type: 'string', default: '8400' },
@@ -231,7 +233,7 @@ async function main(): Promise<number> {
     console.log(`  seq 1 1000 | ${cli} produce --addr ${nodes[0]!.rpcAddr}${tlsFlag}`);
     console.log(`  ${cli} consume --addr ${nodes[nodes.length - 1]!.rpcAddr}${tlsFlag} --with-offsets`);
     console.log(`  ${cli} consume --addr ${nodes[0]!.rpcAddr}${tlsFlag} --follow`);
-    console.log(`  ${cli} servers --addr ${nodes[0]!.rpcAddr}${tlsFlag} --identity nobody   # the ACL allows nobody nothing`);
+    console.log(`  ${cli} produce --addr ${nodes[0]!.rpcAddr}${tlsFlag} --identity nobody x   # denied: the ACL allows nobody nothing`);
     console.log(`\nCtrl-C stops all ${count} nodes.`);
   }
   await interruption;

@@ -96,8 +96,8 @@ describe('agents with mTLS and ACLs', () => {
   it('through the load-balancing client, produces land on the leader and consumes spread over the followers', async () => {
     const lead = leader();
     const followers = [...agents.values()].filter((a) => a !== lead);
-    // Seeded with the leader: followers' GetServers currently omit the bootstrap voter (see the report).
-    const lb = createClient({ addr: lead.rpcAddr, ca: certs.ca, cert: certs.clients.root.cert, key: certs.clients.root.key, serverName: 'localhost' });
+    // Given a follower's address: the client must find the leader by itself.
+    const lb = createClient({ addr: followers[0]!.rpcAddr, ca: certs.ca, cert: certs.clients.root.cert, key: certs.clients.root.key, serverName: 'localhost' });
     clients.push(lb);
     const offsets: number[] = [];
     for (let i = 0; i < 10; i++) offsets.push(await produce(lb, `lb-${i}`));

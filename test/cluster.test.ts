@@ -73,8 +73,9 @@ describe('a cluster of agent processes', () => {
   });
 
   it('`proglog produce` appends its arguments, then stdin lines, printing one offset per record', async () => {
-    // Seeded with the leader: followers' GetServers currently omit the bootstrap voter (see the report).
-    const addr = procs.get(await leaderName())!.rpcAddr;
+    // A follower's address: the command finds the leader through the load-balancing client.
+    const leader = await leaderName();
+    const addr = procs.get(NAMES.find((n) => n !== leader)!)!.rpcAddr;
     const args = await cli(['produce', 'alpha', 'beta'], addr);
     expect(args.code).toBe(0);
     expect(args.stdout).toBe('0\n1\n');
@@ -95,7 +96,7 @@ describe('a cluster of agent processes', () => {
     const follow = startCli(['consume', '--follow', '--offset', '3', '--addr', addr, '--certs-dir', certs.dir]);
     try {
       await waitUntil('the stream to deliver offset 3', () => follow.output().includes('delta\n'));
-      expect((await cli(['produce', 'epsilon'], procs.get(await leaderName())!.rpcAddr)).code).toBe(0);
+      expect((await cli(['produce', 'epsilon'], addr)).code).toBe(0);
       await waitUntil('the stream to deliver the new record', () => follow.output().includes('epsilon\n'));
       follow.child.kill('SIGINT');
       const ended = await follow.exited;
@@ -142,7 +143,7 @@ describe('a cluster of agent processes', () => {
 
   it('keeps producing through a leader crash, and every acknowledged record is on every remaining node', async () => {
     const leader = await leaderName();
-    const lb = createClient({ addr: procs.get(leader)!.rpcAddr, ca: certs.ca, cert: certs.clients.root.cert, key: certs.clients.root.key, minRefreshIntervalMs: 50 });
+    const lb = createClient({ addr: procs.get(leader)!.rpcAddr, ca: certs.ca, cert: certs.clients.root.cert, key: certs.clients.root.key, minRefreshIntervalMs: 50, serverName: 'localhost' });
     clients.push(lb);
     const acked = new Map<number, string>();
     let seq = 0;

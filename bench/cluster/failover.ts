@@ -30,10 +30,10 @@ export async function measureFailover(cluster: Cluster, client: LogClient, value
   await produceUntilAcked(client, value, 30_000);
   const t0 = performance.now();
   const node = cluster.node(leader);
-  await node.proc.kill();
+  await cluster.killNode(node);
   await produceUntilAcked(client, value, 30_000);
   const ms = performance.now() - t0;
-  cluster.startNode(node);
+  await cluster.startNode(node);
   await cluster.waitForMembers(cluster.nodes.length, 60_000);
   return ms;
 }

@@ -31,16 +31,23 @@ export async function runAgentCommand(argv: string[], io: CommandIO): Promise<nu
     throw err;
   }
   const signals = ['SIGINT', 'SIGTERM'] as const;
-  await new Promise<void>((resolve) => {
+  const outcome = await new Promise<number>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       agent.logger.info({ signal }, 'signal received: shutting down (again to exit at once)');
       for (const s of signals) {
         process.off(s, onSignal);
         process.once(s, () => process.exit(signal === 'SIGINT' ? 130 : 143));
       }
-      agent.shutdown().then(resolve, resolve);
+      agent.shutdown().then(() => resolve(0), () => resolve(0));
     };
     for (const s of signals) process.on(s, onSignal);
+    // A part failing for good (e.g. the disk) ends the process with an error, after an orderly shutdown.
+    void agent.failed.then(async (err) => {
+      for (const s of signals) process.off(s, onSignal);
+      await agent.shutdown();
+      io.stderr.write(`proglog agent: ${err.message}\n`);
+      resolve(1);
+    });
   });
-  return 0;
+  return outcome;
 }

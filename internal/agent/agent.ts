@@ -33,6 +33,8 @@ export interface LogPartContext {
   logger: Logger;
   /** Timed fdatasync for the log files (internal/log LogDeps.datasync). */
   datasync: (fd: number) => Promise<void>;
+  /** The log stopped for good (e.g. a disk error): the agent shuts down and reports it. */
+  onFatal: (err: Error) => void;
 }
 
 export interface MembershipPartContext {
@@ -76,6 +78,9 @@ async function within(ms: number, what: string, logger: Logger, step: () => Prom
 
 export class Agent {
   private shuttingDown: Promise<void> | null = null;
+  /** Resolves with the error if a part fails for good; the agent has then begun shutting down. */
+  readonly failed: Promise<Error>;
+  private fail!: (err: Error) => void;
 
   private constructor(
     readonly config: AgentConfig,
@@ -87,7 +92,17 @@ export class Agent {
     private readonly membership: ClusterMembership,
     private readonly reconciler: Reconciler,
     private readonly metricsServer: MetricsServer | null,
-  ) {}
+    earlyFailure: Promise<Error>,
+  ) {
+    this.failed = new Promise<Error>((resolve) => (this.fail = resolve));
+    void earlyFailure.then((err) => this.onFatal(err));
+  }
+
+  private onFatal(err: Error): void {
+    this.logger.error({ err }, 'a part of the agent failed: shutting down');
+    this.fail(err);
+    void this.shutdown();
+  }
 
   static async start(config: AgentConfig, options: AgentOptions): Promise<Agent> {
     const logger = options.logger ?? pino({ level: config.logLevel, base: { node: config.nodeName } });
@@ -108,7 +123,17 @@ export class Agent {
       const rpcAddr = rpcAddrOf(config, mux.port);
 
       const peerPem = { ca: peerTls.ca, cert: peerTls.cert, key: peerTls.key };
-      const log = await options.parts.openReplicatedLog({ config, rpcAddr, peerTls: peerPem, logger, datasync: metrics.timedDatasync() });
+      // A failure may come before the Agent object exists; it is handed over once it does.
+      let reportFatal!: (err: Error) => void;
+      const earlyFailure = new Promise<Error>((resolve) => (reportFatal = resolve));
+      const log = await options.parts.openReplicatedLog({
+        config,
+        rpcAddr,
+        peerTls: peerPem,
+        logger: logger.child({ component: 'raft' }),
+        datasync: metrics.timedDatasync(),
+        onFatal: (err) => reportFatal(err),
+      });
       undo.push(() => log.close());
 
       const server = createServer({
@@ -166,7 +191,7 @@ export class Agent {
         const m = splitAddr(config.metricsAddr, 'metrics-addr');
         metricsServer = await serveMetrics(metrics, m.host, m.port);
       }
-      const agent = new Agent(config, logger, metrics, mux, log, server, started, reconciler, metricsServer);
+      const agent = new Agent(config, logger, metrics, mux, log, server, started, reconciler, metricsServer, earlyFailure);
       logger.info(
         { rpcAddr, membershipAddr: started.boundAddr(), metricsAddr: metricsServer?.addr ?? null, raftId, dataDir: path.resolve(config.dataDir) },
         'agent started',

@@ -43,6 +43,13 @@ export async function openReplicatedLog(ctx: LogPartContext): Promise<Replicated
     heartbeatTicks: 1,
     electionTicks: Math.max(2, Math.round(config.raft.electionTimeoutMs / tickMs)),
     log: logConfigOf(config),
+    logger: {
+      error: (obj, msg) => {
+        ctx.logger.error(obj, msg);
+        const err = (obj as { err?: unknown }).err;
+        ctx.onFatal(err instanceof Error ? err : new Error(msg));
+      },
+    },
   });
   const ownMethod = (log as unknown as { raftStatus?: () => Partial<RaftStatus> }).raftStatus;
   const own = typeof ownMethod === 'function' ? ownMethod.bind(log) : undefined;

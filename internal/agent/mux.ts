@@ -3,8 +3,10 @@
 // byte is a TLS ClientHello (0x16) or the HTTP/2 preface ('P'), never 0x01, so no gRPC client needs to know.
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { RAFT_CONNECTION_BYTE } from '../distributed/tls-transport.js';
 
-export const RAFT_CONNECTION_BYTE = 0x01;
+// The Raft transport's dialer writes it; one definition keeps both ends in agreement.
+export { RAFT_CONNECTION_BYTE };
 
 /** Takes a raw socket whose first byte (RAFT_CONNECTION_BYTE) has been consumed; runs its own TLS handshake. */
 export interface RaftConnectionAcceptor {

@@ -104,7 +104,9 @@ export class Libp2pTransport implements MembershipTransport {
       connectionMonitor: { enabled: false },
       services: {
         identify: identify(),
-        ping: ping(),
+        // ping's default is one stream per connection each way, but a node probes a member and serves indirect
+        // probes of the same member at once; a second ping must not fail as if the member were dead.
+        ping: ping({ maxInboundStreams: 16, maxOutboundStreams: 16 }),
         pubsub: gossipsub({
           allowPublishToZeroTopicPeers: true,
           ignoreDuplicatePublishError: true,
@@ -130,9 +132,13 @@ export class Libp2pTransport implements MembershipTransport {
       }
     });
     node.services.pubsub.subscribe(membershipTopic);
-    await node.handle(membershipProtocol, ({ stream, connection }) => {
-      void transport.serve(stream, connection.remotePeer.toString(), () => connection.close());
-    });
+    await node.handle(
+      membershipProtocol,
+      ({ stream, connection }) => {
+        void transport.serve(stream, connection.remotePeer.toString(), () => connection.close());
+      },
+      { maxInboundStreams: 32, maxOutboundStreams: 32 },
+    );
     return transport;
   }
 

@@ -9,6 +9,7 @@ import {
 import { ClusterTrust, NodeIdentity, type Envelope, type Signed } from './envelope.js';
 import {
   DiscoveryError,
+  ExchangeRefusedError,
   JoinError,
   MalformedMessageError,
   MembershipStoppedError,
@@ -20,7 +21,10 @@ import {
   decodeRequest,
   decodeSyncResponse,
   encode,
+  isHelloRef,
   type ExchangeRequest,
+  type Hello,
+  type IntroduceResponse,
   type SyncResponse,
   type WireEntry,
 } from './exchange.js';
@@ -179,46 +183,82 @@ export class Membership {
   /** Push-pull: send our digest, take what the other knows better, then push what it lacks. */
   private async sync(to: PeerAddress, rebroadcast: boolean): Promise<void> {
     const table = this.table;
-    const request: ExchangeRequest = { kind: 'sync', hello: table.self.alive.envelope, digest: table.digest() };
-    const response: SyncResponse = decodeSyncResponse(await this.transport.request(to, encode(request), this.exchangeTimeoutMs));
-    const hello = this.open(response.hello);
-    if (hello.claim.type !== 'alive' || (to.peerId !== undefined && hello.claim.peerId !== to.peerId)) {
-      throw new SignerMismatchError(`the member at ${to.addr} did not introduce itself as expected`);
+    // Dialed by bare address (joining): we must learn, signed, who answered.
+    const introduce = to.peerId === undefined;
+    const response = await this.ask(
+      to,
+      (hello) => (introduce ? { kind: 'sync', hello, digest: table.digest(), introduce } : { kind: 'sync', hello, digest: table.digest() }),
+      decodeSyncResponse,
+    );
+    let pushTo = to;
+    if (introduce) {
+      const hello = response.hello === undefined ? undefined : this.open(response.hello);
+      if (!hello || hello.claim.type !== 'alive') throw new SignerMismatchError(`the member at ${to.addr} did not introduce itself`);
+      this.absorb([hello], rebroadcast);
+      pushTo = { addr: hello.claim.addr, peerId: hello.claim.peerId };
     }
-    this.absorb([hello], rebroadcast);
     this.absorbEntries(response.entries, rebroadcast);
     const missing = table.newerThan(response.digest);
-    if (missing.length > 0) await this.push({ addr: hello.claim.addr, peerId: hello.claim.peerId }, missing.map(wire));
+    if (missing.length > 0) await this.push(pushTo, missing.map(wire));
   }
 
   private async push(to: PeerAddress, entries: WireEntry[]): Promise<void> {
-    const request: ExchangeRequest = { kind: 'push', hello: this.table.self.alive.envelope, entries };
-    decodeAck(await this.transport.request(to, encode(request), this.exchangeTimeoutMs));
+    await this.ask(to, (hello) => ({ kind: 'push', hello, entries }), decodeAck);
+  }
+
+  /**
+   * One exchange. To a known member the hello goes by reference; if the member asks for an introduction the
+   * request is repeated with our full signed claim (see exchange.ts).
+   */
+  private async ask<R extends { kind: string }>(
+    to: PeerAddress,
+    build: (hello: Hello) => ExchangeRequest,
+    decode: (data: Uint8Array) => R | IntroduceResponse,
+    timeoutMs = this.exchangeTimeoutMs,
+  ): Promise<R> {
+    const self = this.table.self.alive;
+    if (to.peerId !== undefined) {
+      const ref = { name: self.claim.name, incarnation: self.claim.incarnation };
+      const answer = decode(await this.transport.request(to, encode(build(ref)), timeoutMs));
+      if (answer.kind !== 'introduce') return answer as R;
+    }
+    const answer = decode(await this.transport.request(to, encode(build(self.envelope)), timeoutMs));
+    if (answer.kind === 'introduce') throw new ExchangeRefusedError(`${to.addr} refused our introduction`);
+    return answer as R;
+  }
+
+  /** Who sent this request: a verified alive claim bound to the connection's peer id, or undefined to ask. */
+  private introduction(hello: Hello, fromPeerId: string): Signed<AliveClaim> | undefined {
+    if (isHelloRef(hello)) {
+      const known = hello.name === this.cfg.nodeName ? undefined : this.table.get(hello.name)?.alive;
+      return known && known.claim.incarnation === hello.incarnation && known.claim.peerId === fromPeerId ? known : undefined;
+    }
+    const signed = this.open(hello);
+    if (signed.claim.type !== 'alive' || signed.claim.peerId !== fromPeerId) {
+      throw new SignerMismatchError(`peer ${fromPeerId} presented the introduction of ${signed.claim.name}`);
+    }
+    return signed as Signed<AliveClaim>;
   }
 
   private async serve(data: Uint8Array, fromPeerId: string): Promise<Uint8Array> {
     if (this.stopped) throw new MembershipStoppedError('membership stopped');
     let request: ExchangeRequest;
-    let hello: Signed;
+    let hello: Signed<AliveClaim> | undefined;
     try {
       request = decodeRequest(data);
-      hello = this.open(request.hello);
-      if (hello.claim.type !== 'alive' || hello.claim.peerId !== fromPeerId) {
-        throw new SignerMismatchError(`peer ${fromPeerId} presented the introduction of ${hello.claim.name}`);
-      }
+      hello = this.introduction(request.hello, fromPeerId);
     } catch (err) {
       if (err instanceof RejectedMessageError) this.cfg.onRejected?.(err);
       throw err;
     }
-    this.absorb([hello], true);
+    if (!hello) return encode({ kind: 'introduce' });
+    if (!isHelloRef(request.hello)) this.absorb([hello], true);
     switch (request.kind) {
       case 'sync': {
-        const response: SyncResponse = {
-          kind: 'sync',
-          hello: this.table.self.alive.envelope,
-          entries: this.table.newerThan(request.digest).map(wire),
-          digest: this.table.digest(),
-        };
+        const entries = this.table.newerThan(request.digest).map(wire);
+        const response: SyncResponse = request.introduce
+          ? { kind: 'sync', hello: this.table.self.alive.envelope, entries, digest: this.table.digest() }
+          : { kind: 'sync', entries, digest: this.table.digest() };
         return encode(response);
       }
       case 'push':
@@ -228,7 +268,7 @@ export class Membership {
         const target = this.table.get(request.target);
         let ok = false;
         if (target && target.name !== this.cfg.nodeName) {
-          ok = await this.transport.ping(addressOf(target), this.timings.probeTimeoutMs).then(
+          ok = await this.transport.ping(addressOf(target), this.awareness.scale(this.timings.probeTimeoutMs)).then(
             () => true,
             () => false,
           );
@@ -460,9 +500,8 @@ export class Membership {
   private async probeIndirectly(target: MemberRecord, timeoutMs: number): Promise<boolean> {
     const helpers = shuffle(this.table.others('alive').filter((r) => r.name !== target.name)).slice(0, this.timings.indirectProbes);
     if (helpers.length === 0) return false;
-    const request = encode({ kind: 'ping-req', hello: this.table.self.alive.envelope, target: target.name });
     const asks = helpers.map(async (h) => {
-      const ack = decodeAck(await this.transport.request(addressOf(h), request, timeoutMs));
+      const ack = await this.ask(addressOf(h), (hello) => ({ kind: 'ping-req', hello, target: target.name }), decodeAck, timeoutMs);
       if (!ack.ok) throw new DiscoveryError(`${h.name} could not reach ${target.name} either`);
     });
     return Promise.any(asks).then(

@@ -1,5 +1,6 @@
 // The node's libp2p identity and incarnation, persisted in its data dir so a restart keeps its peer id and
 // comes back with a higher incarnation than any claim from its previous life.
+import '../polyfills.js';
 import { open, readFile, rename, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';

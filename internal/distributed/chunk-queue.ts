@@ -38,10 +38,6 @@ export class ChunkQueue implements AsyncIterable<Uint8Array> {
     this.notify();
   }
 
-  isEnded(): boolean {
-    return this.ended;
-  }
-
   private notify(): void {
     const wake = this.wake;
     this.wake = undefined;

@@ -61,4 +61,17 @@ describe('ProposalBatcher', () => {
     await expect(inflight).rejects.toThrow('closed');
     await expect(queued).rejects.toThrow('closed');
   });
+
+  test('after losing leadership, proposals still answered by a later apply succeed; the rest fail after a grace', async () => {
+    const r = recorder();
+    const b = new ProposalBatcher('me', r.propose);
+    const committedLater = b.add('t', [v('a')]);
+    const dropped = b.add('u', [v('b')]);
+    await new Promise((resolve) => setImmediate(resolve));
+    const [t] = r.proposals[0]!;
+    b.expireProposed(20, new Error('not the leader'));
+    b.applied(t!.proposalId, 5);
+    await expect(committedLater).resolves.toBe(5);
+    await expect(dropped).rejects.toThrow('not the leader');
+  });
 });

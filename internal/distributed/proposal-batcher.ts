@@ -101,7 +101,19 @@ export class ProposalBatcher {
     for (const call of p.calls) call.reject(err);
   }
 
-  /** Fails every call, queued or proposed (leadership lost, node closing). */
+  /**
+   * Leadership was lost: what was proposed may still commit under the next leader (and then be applied here,
+   * answering its callers), or may have been dropped. Whatever is still unanswered after `graceMs` fails.
+   */
+  expireProposed(graceMs: number, err: unknown): void {
+    const ids = [...this.pending.keys()];
+    if (ids.length === 0) return;
+    setTimeout(() => {
+      for (const id of ids) this.fail(id, err);
+    }, graceMs).unref();
+  }
+
+  /** Fails every call, queued or proposed (node closing). */
   failAll(err: unknown): void {
     const queued = this.queued;
     this.queued = new Map();

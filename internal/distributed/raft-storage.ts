@@ -51,7 +51,6 @@ export class RaftStorage implements Storage {
     private readonly snapshotFile: SnapshotFile,
     view: MemoryStorage,
     hard: HardState,
-    private readonly segmentBytes: number,
   ) {
     this.view = view;
     this.hard = hard;
@@ -79,19 +78,16 @@ export class RaftStorage implements Storage {
       hard = { term: 1, vote: NONE, commit: bootstrapEntries.length };
       await snapshotFile.write(snap);
     }
-    const view = new MemoryStorage();
-    if (snap) view.applySnapshot(snap);
     const snapIndex = snap?.meta.index ?? 0;
     const log = await openEntryLog(path.join(dir, 'entries'), snapIndex + 1, segmentBytes);
     const loaded = loadEntries(log, snapIndex, snap?.meta.term ?? 0);
     if (loaded === undefined) {
       // The log does not continue the snapshot (a crash between installing a snapshot and resetting the log).
       await log.reset(snapIndex + 1);
-    } else {
-      view.append(loaded);
     }
+    const view = viewOf(snap, loaded ?? []);
     view.setHardState(hard);
-    const storage = new RaftStorage(dir, log, hardStateFile, snapshotFile, view, hard, segmentBytes);
+    const storage = new RaftStorage(dir, log, hardStateFile, snapshotFile, view, hard);
     if (bootstrapEntries.length > 0) {
       await storage.appendEntries(bootstrapEntries, true);
       await hardStateFile.write(hard);
@@ -118,10 +114,6 @@ export class RaftStorage implements Storage {
   }
   snapshot(): Snapshot {
     return this.view.snapshot();
-  }
-
-  hardState(): HardState {
-    return { ...this.hard };
   }
 
   // ---- writes from Ready, in the order the contract requires ----
@@ -201,18 +193,8 @@ export class RaftStorage implements Storage {
     return this.sinceSnapshotBytes;
   }
 
-  /** Entries held in memory since the last compaction, and their bytes (for deciding when to snapshot). */
-  memoryFootprint(): { entries: number; firstIndex: number; lastIndex: number } {
-    return { entries: this.view.lastIndex() - this.view.firstIndex() + 1, firstIndex: this.view.firstIndex(), lastIndex: this.view.lastIndex() };
-  }
-
   async close(): Promise<void> {
     await this.log.close();
-  }
-
-  /** The entry log's segment size (exposed for tests). */
-  get entrySegmentBytes(): number {
-    return this.segmentBytes;
   }
 }
 
@@ -225,24 +207,46 @@ function openEntryLog(dir: string, initialOffset: number, segmentBytes: number):
 }
 
 /**
- * The entries after the snapshot at `snapIndex`, or undefined when the log cannot continue that snapshot
- * (it ends before it, starts after it, or disagrees on the term of its last entry).
+ * The in-memory view: the snapshot, the entries after it, and the trailing entries before it that compaction
+ * kept on disk (so that after a restart a follower a little behind still catches up from the log).
+ */
+function viewOf(snap: Snapshot | undefined, loaded: Entry[]): MemoryStorage {
+  const view = new MemoryStorage();
+  if (!snap) {
+    view.append(loaded);
+    return view;
+  }
+  const head = loaded[0];
+  if (head && head.index < snap.meta.index) {
+    // Start the view at the oldest kept entry, then record the real snapshot over it.
+    view.applySnapshot({ meta: { index: head.index, term: head.term, confState: snap.meta.confState }, data: new Uint8Array(0) });
+    view.append(loaded.slice(1));
+    view.createSnapshot(snap.meta.index, snap.meta.confState, snap.data);
+  } else {
+    view.applySnapshot(snap);
+    view.append(loaded.filter((e) => e.index > snap.meta.index));
+  }
+  return view;
+}
+
+/**
+ * Every entry the log holds (from its lowest offset, which may be below the snapshot), or undefined when the
+ * log cannot continue the snapshot at `snapIndex` (it ends before it, starts after it, or disagrees on the term
+ * of its last entry).
  */
 function loadEntries(log: Log, snapIndex: number, snapTerm: number): Entry[] | undefined {
-  const lowest = log.lowestOffset();
+  const lowest = Math.max(log.lowestOffset(), 1);
   const next = log.nextOffset();
   if (next <= snapIndex || lowest > snapIndex + 1) return undefined;
   const out: Entry[] = [];
-  let at = Math.max(lowest, snapIndex);
-  if (at === 0) at = 1;
+  let at = lowest;
   while (at < next) {
     const page = log.readRangeNow(at, { maxRecords: 4096, maxBytes: 64 * 1024 * 1024 });
     if (page.length === 0) return undefined;
     for (const rec of page) {
       const e = decodeStoredEntry(rec.offset, rec.value);
-      if (e.index === snapIndex) {
-        if (e.term !== snapTerm) return undefined;
-      } else out.push(e);
+      if (e.index === snapIndex && e.term !== snapTerm) return undefined;
+      out.push(e);
       at = rec.offset + 1;
     }
   }

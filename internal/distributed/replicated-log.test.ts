@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import { LogClosedError, OffsetOutOfRangeError } from '../log/index.js';
 import { NotLeaderError } from '../server/log-service.js';
+import { LeaderTimeoutError } from './replicated-log.js';
 import { TestCluster } from './testing/cluster.js';
 import { waitUntil } from './testing/wait.js';
 
@@ -41,6 +42,28 @@ describe('ReplicatedLog', () => {
     expect(await a.produce('', [enc('z')])).toBe(2);
     expect(dec(await a.read('', 2))).toBe('z');
     expect(await a.getServers()).toEqual([{ id: 'a', rpcAddr: cluster.get('a').listener.addr, isLeader: true }]);
+  });
+
+  test('a restarted single node resumes its term and log, and keeps counting offsets', async () => {
+    cluster = await TestCluster.create();
+    await cluster.startCluster(['a']);
+    const before = cluster.get('a').log;
+    await before.produce('t', [enc('x'), enc('y')]);
+    const term = before.raftStatus().term;
+    await cluster.stop('a');
+    const a = (await cluster.start('a')).log;
+    await a.waitForLeader(5000);
+    expect(a.raftStatus().term).toBeGreaterThan(term);
+    expect(await a.produce('t', [enc('z')])).toBe(2);
+    expect((await a.readRange('t', 0)).map((r) => dec(r.value))).toEqual(['x', 'y', 'z']);
+  });
+
+  test('a new node without bootstrap waits to be added: no leader, no members', async () => {
+    cluster = await TestCluster.create();
+    const x = (await cluster.start('x')).log;
+    await expect(x.waitForLeader(200)).rejects.toBeInstanceOf(LeaderTimeoutError);
+    expect(await x.getServers()).toEqual([]);
+    await expect(x.produce('', [enc('v')])).rejects.toBeInstanceOf(NotLeaderError);
   });
 
   test('three replicas: records replicate with the same offsets and are readable on every node', async () => {

@@ -224,6 +224,8 @@ export class ReplicatedLog implements LogService {
         heartbeatTick: config.heartbeatTicks ?? 1,
         applied: snap.meta.index,
         maxSizePerMsg: 4 * 1024 * 1024,
+        // Bounds what a slow follower costs the leader in memory and socket buffers.
+        maxInflightBytes: 64 * 1024 * 1024,
         checkQuorum: true,
         preVote: true,
       });
@@ -282,13 +284,20 @@ export class ReplicatedLog implements LogService {
       await this.restoreSnapshot(rd.snapshot);
       for (const e of rd.committedEntries) await this.applyEntry(e);
     } else {
-      // Committed entries are durable on a quorum already, so they are applied while this Ready's own writes
-      // are in flight: a produce is answered one fsync sooner. (On a restart, re-applying them is a no-op.)
+      // Committed entries that this Ready does not itself write are durable on a quorum already, so they are
+      // applied while the writes are in flight: a produce is answered one fsync sooner. (On a restart,
+      // re-applying them is a no-op.) Entries this Ready writes (a single voter commits its own at once) wait:
+      // an answer must never precede the local fsync.
       const persisted = this.persist(rd);
       persisted.catch(() => {});
-      for (const e of rd.committedEntries) await this.applyEntry(e);
+      const firstWritten = rd.entries[0]?.index ?? Infinity;
+      let i = 0;
+      for (; i < rd.committedEntries.length && rd.committedEntries[i]!.index < firstWritten; i++) {
+        await this.applyEntry(rd.committedEntries[i]!);
+      }
       await persisted;
       for (const m of later) this.sendMessage(m);
+      for (; i < rd.committedEntries.length; i++) await this.applyEntry(rd.committedEntries[i]!);
     }
     for (const rs of rd.readStates) this.onReadState(rs);
   }
@@ -322,7 +331,8 @@ export class ReplicatedLog implements LogService {
     this.role = ss.role;
     if (wasLeader && ss.role !== 'leader') {
       const err = this.notLeader();
-      this.batcher.failAll(err);
+      // Our proposals may yet commit under the new leader; if so we apply them and answer their callers.
+      this.batcher.expireProposed(2 * this.electionTicks * this.tickMs, err);
       for (const b of [...this.barriers.values()]) this.finishBarrier(b, err);
       for (const w of this.appliedWaiters.splice(0)) w.reject(err);
     }
@@ -445,7 +455,7 @@ export class ReplicatedLog implements LogService {
         command = undefined;
       }
       if (command?.kind === 'append') {
-        const outcome = await this.fsm.applyAppend(e.index, command.topic, command.records);
+        const outcome = await this.fsm.applyAppend(command.topic, command.records);
         if (command.proposer === this.raftId) {
           if ('firstOffset' in outcome) this.batcher.applied(command.proposalId, outcome.firstOffset);
           else this.batcher.fail(command.proposalId, outcome.error);
@@ -526,7 +536,7 @@ export class ReplicatedLog implements LogService {
     const manifest = this.fsm.manifest();
     const confState: ConfState = this.node.status().confState;
     // A snapshot is only as good as the topic data under it: wait for its background fsyncs.
-    await this.fsm.syncApplied(index);
+    await this.fsm.syncApplied();
     await this.storage.createSnapshot(index, confState, encodeManifest(manifest), { entries: this.snapshotKeep, bytes: this.snapshotKeepBytes });
     this.counters.snapshotsTaken++;
   }

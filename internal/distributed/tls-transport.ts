@@ -332,6 +332,8 @@ export class TlsTransport implements Transport {
         reject(err);
       };
       raw.once('error', fail);
+      // Errors after the handshake surface on the TLS socket; this keeps a late one from going unhandled.
+      raw.on('error', () => raw.destroy());
       raw.once('connect', () => {
         raw.setNoDelay(true);
         raw.write(Buffer.of(RAFT_CONNECTION_BYTE));

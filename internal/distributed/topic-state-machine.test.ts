@@ -35,9 +35,9 @@ afterEach(async () => {
 describe('TopicStateMachine', () => {
   test('append commands land at dense per-topic offsets', async () => {
     const f = await openFsm(path.join(root, 'a'));
-    expect(await f.applyAppend(1, 't', recs('a', 'b'))).toEqual({ firstOffset: 0 });
-    expect(await f.applyAppend(2, 'u', recs('x'))).toEqual({ firstOffset: 0 });
-    expect(await f.applyAppend(3, 't', recs('c'))).toEqual({ firstOffset: 2 });
+    expect(await f.applyAppend('t', recs('a', 'b'))).toEqual({ firstOffset: 0 });
+    expect(await f.applyAppend('u', recs('x'))).toEqual({ firstOffset: 0 });
+    expect(await f.applyAppend('t', recs('c'))).toEqual({ firstOffset: 2 });
     expect(await contents(f, 't')).toEqual(['0:a', '1:b', '2:c']);
     expect(f.manifest().topics).toEqual([
       { topic: 't', lowest: 0, next: 3 },
@@ -48,41 +48,41 @@ describe('TopicStateMachine', () => {
   test('re-applying commands after a restart is a no-op: nothing is appended twice', async () => {
     const dir = path.join(root, 'a');
     const f = await openFsm(dir);
-    await f.applyAppend(1, 't', recs('a', 'b'));
-    await f.applyAppend(2, 't', recs('c'));
+    await f.applyAppend('t', recs('a', 'b'));
+    await f.applyAppend('t', recs('c'));
     await f.close();
     const again = await openFsm(dir);
-    expect(await again.applyAppend(1, 't', recs('a', 'b'))).toEqual({ firstOffset: 0 });
-    expect(await again.applyAppend(2, 't', recs('c'))).toEqual({ firstOffset: 2 });
-    expect(await again.applyAppend(3, 't', recs('d'))).toEqual({ firstOffset: 3 });
+    expect(await again.applyAppend('t', recs('a', 'b'))).toEqual({ firstOffset: 0 });
+    expect(await again.applyAppend('t', recs('c'))).toEqual({ firstOffset: 2 });
+    expect(await again.applyAppend('t', recs('d'))).toEqual({ firstOffset: 3 });
     expect(await contents(again, 't')).toEqual(['0:a', '1:b', '2:c', '3:d']);
   });
 
   test('a topic log shorter than the applied commands lead to is reported, not papered over', async () => {
     const dir = path.join(root, 'a');
     const f = await openFsm(dir, 10, { topics: [{ topic: 't', lowest: 0, next: 5 }], addresses: [] });
-    await expect(f.applyAppend(11, 't', recs('x'))).rejects.toBeInstanceOf(StateMachineDivergedError);
+    await expect(f.applyAppend('t', recs('x'))).rejects.toBeInstanceOf(StateMachineDivergedError);
   });
 
   test('bad topics and oversized records are rejected alike on every replica, without moving offsets', async () => {
     const f = await openFsm(path.join(root, 'a'));
-    const bad = await f.applyAppend(1, '_bad', recs('a'));
+    const bad = await f.applyAppend('_bad', recs('a'));
     expect('error' in bad && bad.error).toBeInstanceOf(InvalidTopicError);
-    const big = await f.applyAppend(2, 't', [Buffer.alloc(65)]);
+    const big = await f.applyAppend('t', [Buffer.alloc(65)]);
     expect('error' in big && big.error).toBeInstanceOf(RecordTooLargeError);
-    expect(await f.applyAppend(3, 't', recs('ok'))).toEqual({ firstOffset: 0 });
+    expect(await f.applyAppend('t', recs('ok'))).toEqual({ firstOffset: 0 });
   });
 
   test('a snapshot streams, stages and restores into identical logs, replacing what was there', async () => {
     const leader = await openFsm(path.join(root, 'leader'));
-    for (let i = 0; i < 50; i++) await leader.applyAppend(i + 1, i % 3 === 0 ? 'u' : 't', recs(`r${i}`));
+    for (let i = 0; i < 50; i++) await leader.applyAppend(i % 3 === 0 ? 'u' : 't', recs(`r${i}`));
     leader.setAddress('b#1', '127.0.0.1:7001');
-    await leader.syncApplied(50);
+    await leader.syncApplied();
     const manifest = leader.manifest();
     // Writes after the snapshot point are not part of it.
-    await leader.applyAppend(51, 't', recs('later'));
+    await leader.applyAppend('t', recs('later'));
     const follower = await openFsm(path.join(root, 'follower'));
-    await follower.applyAppend(1, 'stale', recs('old'));
+    await follower.applyAppend('stale', recs('old'));
     await follower.receiveSnapshot(50, chunksOf(leader.streamSnapshot(manifest)));
     expect(follower.hasStagedSnapshot(50)).toBe(true);
     await follower.restore(50, manifest);
@@ -91,12 +91,12 @@ describe('TopicStateMachine', () => {
     expect(await contents(follower, 't')).toEqual(t.slice(0, -1));
     expect(await contents(follower, 'u')).toEqual(await contents(leader, 'u'));
     expect(follower.addresses.get('b#1')).toBe('127.0.0.1:7001');
-    expect(await follower.applyAppend(51, 't', recs('later'))).toEqual({ firstOffset: t.length - 1 });
+    expect(await follower.applyAppend('t', recs('later'))).toEqual({ firstOffset: t.length - 1 });
   });
 
   test('a staged snapshot interrupted by a crash is swapped in when the node reopens', async () => {
     const leader = await openFsm(path.join(root, 'leader'));
-    await leader.applyAppend(1, 't', recs('a', 'b'));
+    await leader.applyAppend('t', recs('a', 'b'));
     const manifest = leader.manifest();
     const dir = path.join(root, 'follower');
     const follower = await openFsm(dir);
@@ -108,7 +108,7 @@ describe('TopicStateMachine', () => {
 
   test('a stream that ends early is refused and nothing is staged', async () => {
     const leader = await openFsm(path.join(root, 'leader'));
-    await leader.applyAppend(1, 't', recs('a', 'b', 'c'));
+    await leader.applyAppend('t', recs('a', 'b', 'c'));
     const full: Uint8Array[] = [];
     for await (const c of leader.streamSnapshot(leader.manifest())) full.push(Buffer.from(c));
     const follower = await openFsm(path.join(root, 'follower'));

@@ -5,7 +5,7 @@
 // from the snapshot's ranges. A command whose records are already in the log (re-applied after a restart: the
 // topic logs are written before the Raft commit index is persisted) is skipped, so applying is idempotent and
 // needs no fsync of its own before it is acknowledged: the Raft log is the durable record. Topic logs fsync in
-// the background (group commit); `durableIndex` tells compaction how far they are known to be on disk.
+// the background (group commit); a snapshot waits for those fsyncs (syncApplied) before it is recorded.
 //
 // Snapshots copy nothing: a snapshot is each topic's offset range at the applied index (see
 // snapshot-manifest.ts). Sending one streams those ranges' records; receiving one builds complete topic logs
@@ -55,8 +55,8 @@ export class TopicStateMachine {
   readonly addresses = new Map<string, string>();
   /** Bumped by every restore, so readers can tell their view of a log was replaced. */
   generation = 0;
-  private pendingDurable: Array<{ index: number; done: Promise<unknown>; settled: boolean }> = [];
-  private durable = 0;
+  /** Topic appends whose background fsync has not completed yet, oldest first. */
+  private pendingDurable: Array<{ done: Promise<unknown>; settled: boolean }> = [];
 
   private constructor(
     private readonly dataDir: string,
@@ -78,7 +78,6 @@ export class TopicStateMachine {
     const topics = await TopicLogs.open(topicsDir(dataDir), logConfig);
     const fsm = new TopicStateMachine(dataDir, topics, logConfig, options.log?.maxRecordBytes ?? 1024 * 1024);
     fsm.loadManifest(manifest);
-    fsm.durable = snapshotIndex;
     return fsm;
   }
 
@@ -93,7 +92,7 @@ export class TopicStateMachine {
   }
 
   /** Applies one append command at Raft index `index`. Rejections are deterministic (same on every replica). */
-  async applyAppend(index: number, topic: string, records: Uint8Array[]): Promise<AppendOutcome> {
+  async applyAppend(topic: string, records: Uint8Array[]): Promise<AppendOutcome> {
     try {
       validateTopic(topic);
     } catch (err) {
@@ -111,7 +110,7 @@ export class TopicStateMachine {
     if (next > first) await log.truncateSuffix(first);
     else if (next < first) throw new StateMachineDivergedError(topic, first, next);
     const written = log.appendBatch(records);
-    const pending = { index, done: written, settled: false };
+    const pending = { done: written, settled: false };
     this.pendingDurable.push(pending);
     written.then(
       () => {
@@ -124,26 +123,17 @@ export class TopicStateMachine {
   }
 
   private noteDurable(): void {
-    // Group commit resolves appends in order, so the settled prefix is durable.
-    while (this.pendingDurable.length > 0 && this.pendingDurable[0]!.settled) {
-      this.durable = this.pendingDurable.shift()!.index;
-    }
+    while (this.pendingDurable.length > 0 && this.pendingDurable[0]!.settled) this.pendingDurable.shift();
   }
 
   setAddress(nodeId: string, addr: string): void {
     this.addresses.set(nodeId, addr);
   }
 
-  /** Everything applied so far is durable in the topic logs (for compaction). */
-  async syncApplied(appliedIndex: number): Promise<void> {
+  /** Resolves once everything applied so far is durable in the topic logs (before a snapshot is recorded). */
+  async syncApplied(): Promise<void> {
     await Promise.all(this.pendingDurable.map((p) => p.done));
     this.pendingDurable = [];
-    this.durable = Math.max(this.durable, appliedIndex);
-  }
-
-  /** Highest applied Raft index whose records are known to be on disk. */
-  durableIndex(): number {
-    return this.durable;
   }
 
   /** The point-in-time description of the state: each topic's range as of the last applied command. */
@@ -228,7 +218,6 @@ export class TopicStateMachine {
     await removeStaleStaging(this.dataDir, (i) => i <= index);
     this.topics = await TopicLogs.open(topicsDir(this.dataDir), this.logConfig);
     this.loadManifest(manifest);
-    this.durable = index;
   }
 
   async close(): Promise<void> {

@@ -57,6 +57,9 @@ export function resolveConfig(input: LogConfigInput | Partial<LogConfig> = {}): 
   // A store holds at least one header; an index at least one 12-byte entry.
   positiveInteger('segment.maxStoreBytes', c.segment.maxStoreBytes, 9);
   positiveInteger('segment.maxIndexBytes', c.segment.maxIndexBytes, 12);
+  if (Math.floor(c.segment.maxIndexBytes / 12) > 2 ** 32) {
+    throw new InvalidConfigError('segment.maxIndexBytes', 'index entries hold 32-bit relative offsets: at most 2^32 entries');
+  }
   positiveInteger('segment.initialOffset', c.segment.initialOffset, 0);
   if (!['always', 'interval', 'never'].includes(c.sync)) {
     throw new InvalidConfigError('sync', `${String(c.sync)} is not one of always, interval, never`);

@@ -9,9 +9,12 @@ import { copyDir, payload, removeDir, rng, tempDir } from './test-support.js';
 
 // Records of random sizes in segments of at most 400 store bytes: the last segment ends up with several records.
 const config = { sync: 'never' as const, segment: { maxStoreBytes: 400, maxIndexBytes: 1024 } };
-const RECORDS = 60;
+// At least this many records, and then enough for the last segment to hold several: set in beforeAll.
+const MIN_RECORDS = 60;
+let RECORDS = 0;
 const TRIALS = 200;
-const BASE_SEED = 20261121;
+// Replay or explore with LOG_CRASH_SEED=<n> (a failure prints the seed it ran with).
+const BASE_SEED = Number(process.env.LOG_CRASH_SEED ?? 20261121);
 
 let root: string;
 let pristine: string;
@@ -21,9 +24,17 @@ beforeAll(async () => {
   root = await tempDir('proglog-crash-');
   pristine = path.join(root, 'pristine');
   const next = rng(BASE_SEED);
-  sizes = Array.from({ length: RECORDS }, () => Math.floor(next() * 40));
+  sizes = [];
   const log = await Log.open(pristine, config);
-  for (let i = 0; i < RECORDS; i++) await log.append(payload(i, sizes[i]));
+  const lastBase = (): number =>
+    Math.max(...fs.readdirSync(pristine).filter((n) => n.endsWith('.store')).map((n) => Number(n.slice(0, 20))));
+  // The first records are never empty: the tests below damage the body of record 1.
+  while (sizes.length < MIN_RECORDS || log.nextOffset() - lastBase() < 4) {
+    const i = sizes.length;
+    sizes.push(i < 3 ? 10 + i : Math.floor(next() * 40));
+    await log.append(payload(i, sizes[i]));
+  }
+  RECORDS = sizes.length;
   await log.close();
 });
 afterAll(async () => {
@@ -138,7 +149,9 @@ describe('crash recovery of the last segment', () => {
         expect(Buffer.from(await again.read(expected))).toEqual(Buffer.from(payload(expected, 5)));
         await again.close();
       } catch (err) {
-        throw new Error(`trial ${trial} (seed ${BASE_SEED + 1}): ${damage.describe}: ${(err as Error).message}`);
+        throw new Error(
+          `trial ${trial} (LOG_CRASH_SEED=${BASE_SEED}): ${damage.describe}: ${(err as Error).message}`,
+        );
       }
       await removeDir(dir);
     }
@@ -203,7 +216,9 @@ describe('damage in an older segment', () => {
         expect((await log.readRange(0, { maxRecords: RECORDS })).length).toBe(RECORDS);
         await log.close();
       } catch (err) {
-        throw new Error(`trial ${trial} (seed ${BASE_SEED + 2}): flip bit ${bit} of ${file}: ${(err as Error).message}`);
+        throw new Error(
+          `trial ${trial} (LOG_CRASH_SEED=${BASE_SEED}): flip bit ${bit} of ${file}: ${(err as Error).message}`,
+        );
       }
       await removeDir(dir);
     }

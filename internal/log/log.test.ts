@@ -50,6 +50,18 @@ describe('Log: append and read', () => {
     expect([log.lowestOffset(), log.highestOffset(), log.nextOffset()]).toEqual([100, 101, 102]);
   });
 
+  test('offsets are 64-bit: a log based past 2^32 appends, reads and reopens', async () => {
+    const base = 2 ** 40 + 7;
+    const a = await openLog({ ...small, segment: { ...small.segment, initialOffset: base } });
+    await fill(a, 0, 5);
+    expect(a.highestOffset()).toBe(base + 4);
+    await a.close();
+    const b = await openLog(small);
+    expect([b.lowestOffset(), b.highestOffset()]).toEqual([base, base + 4]);
+    expect(bytes(await b.read(base + 4))).toEqual(bytes(payload(4)));
+    expect((await b.readRange(base + 1, { maxRecords: 2 })).map((r) => r.offset)).toEqual([base + 1, base + 2]);
+  });
+
   test('an empty record is a record', async () => {
     const log = await openLog();
     expect(await log.append(new Uint8Array(0))).toBe(0);
@@ -209,6 +221,18 @@ describe('Log: reader and waitFor', () => {
     const values: Buffer[] = [];
     for await (const v of decodeStoredRecords(stream)) values.push(Buffer.from(v));
     expect(values.length).toBe(9);
+  });
+
+  test('a reader destroyed unread closes the files it opened', async () => {
+    const log = await openLog(small);
+    await fill(log, 0, 9);
+    const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
+    const before = openFds();
+    const stream = log.reader();
+    expect(openFds()).toBe(before + 3);
+    stream.destroy();
+    await new Promise((r) => stream.once('close', r));
+    expect(openFds()).toBe(before);
   });
 
   test('decoding a damaged or cut snapshot stream throws CorruptRecordError', async () => {

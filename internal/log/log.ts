@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { DEFAULT_RETENTION_CHECK_MS, resolveConfig, type LogConfig, type LogConfigInput } from './config.js';
 import {
   InvalidConfigError,
@@ -13,6 +13,7 @@ import { GroupCommit } from './group-commit.js';
 import { OffsetWaiters } from './offset-waiters.js';
 import { FRAME_HEADER_BYTES } from './record-frame.js';
 import { Segment, listSegmentBases, type LogRecord, type SegmentLimits } from './segment.js';
+import { StoredBytesReader } from './stored-records.js';
 
 export interface ReadLimits {
   maxRecords?: number;
@@ -27,7 +28,7 @@ export const DEFAULT_READ_LIMITS: Readonly<Required<Omit<ReadLimits, 'maxOffset'
   maxBytes: 4 * 1024 * 1024,
 });
 
-/** Seams for tests: how a file descriptor is made durable. */
+/** The seam for durability: how a file descriptor is made durable (tests inject gates and failures; the agent times it). */
 export interface LogDeps {
   datasync: (fd: number) => Promise<void>;
 }
@@ -41,8 +42,8 @@ export interface LogStats {
 }
 
 /**
- * Sealed segments whose index stays in memory (the most recently read ones, plus whatever opened damaged): the
- * rest are loaded on demand, so memory does not grow with the length of the log.
+ * Sealed segments whose index stays in memory (the most recently read ones): the rest are loaded on demand, so
+ * memory does not grow with the length of the log.
  */
 const LOADED_SEALED_INDEXES = 8;
 
@@ -409,28 +410,7 @@ export class Log {
   reader(): Readable {
     if (this.closed) throw new LogClosedError();
     this.active.flush();
-    const files = this.segments.map((s) => ({ path: s.storePath, size: s.storeBytes, fd: fs.openSync(s.storePath, 'r') }));
-    async function* chunks(): AsyncGenerator<Buffer> {
-      let i = 0;
-      try {
-        for (; i < files.length; i++) {
-          const f = files[i]!;
-          let position = 0;
-          while (position < f.size) {
-            const buf = Buffer.allocUnsafe(Math.min(1024 * 1024, f.size - position));
-            const n = await new Promise<number>((resolve, reject) =>
-              fs.read(f.fd, buf, 0, buf.length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))),
-            );
-            if (n === 0) throw new LogError('SNAPSHOT_CHANGED', `${f.path} was truncated while being read`);
-            position += n;
-            yield n === buf.length ? buf : buf.subarray(0, n);
-          }
-        }
-      } finally {
-        for (const f of files) fs.closeSync(f.fd);
-      }
-    }
-    return Readable.from(chunks(), { objectMode: false });
+    return new StoredBytesReader(this.segments.map((s) => ({ path: s.storePath, size: s.storeBytes })));
   }
 
   /**

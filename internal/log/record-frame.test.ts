@@ -15,6 +15,14 @@ describe('record framing [u32 length][u32 crc][bytes]', () => {
     }
   });
 
+  test('the checksum of an empty record does not depend on how its empty buffer was made', () => {
+    const touched = Buffer.alloc(0);
+    touched.write('');
+    const views = [Buffer.alloc(0), touched, new Uint8Array(0), Buffer.alloc(8).subarray(4, 4)];
+    expect(new Set(views.map((v) => frame(v).readUInt32LE(4))).size).toBe(1);
+    for (const v of views) expect(checkFrame(frame(Buffer.alloc(0)), 0, 8)).toBe(checkFrame(frame(v), 0, 8));
+  });
+
   test('a zero-filled header never verifies as an empty record', () => {
     expect(checkFrame(Buffer.alloc(64), 0, 64)).toBe('checksum');
   });

@@ -10,7 +10,10 @@ export const FRAME_HEADER_BYTES = 8;
 const LENGTH_SEED = 0x50524f47; // "PROG"
 
 export function frameChecksum(bytes: Uint8Array, length: number): number {
-  return crc32(bytes, (length ^ LENGTH_SEED) >>> 0);
+  const seed = (length ^ LENGTH_SEED) >>> 0;
+  // The CRC of no bytes is the seed. zlib.crc32 is not asked: for an empty view whose data pointer is null,
+  // zlib returns 0 whatever the seed (seen with Buffer.alloc(0) after a write), which would make it vary.
+  return bytes.length === 0 ? seed : crc32(bytes, seed);
 }
 
 /** Writes the frame of `value` into `into` at `at`; returns the frame's size. */

@@ -169,6 +169,7 @@ export class Segment {
 
   /** Drops the in-memory index of a sealed segment (the log keeps only the recently read ones). */
   unloadIndex(): void {
+    this.store.dropReadAhead();
     if (!this.index.loaded) return;
     this.trustedEntries = this.index.count;
     this.index.unload();

@@ -121,6 +121,11 @@ export class Store {
     return out;
   }
 
+  /** Frees the read-ahead block (a segment that is not being read any more). */
+  dropReadAhead(): void {
+    this.readAhead = null;
+  }
+
   /** Cuts the file to `size` bytes (a torn tail, or a suffix truncation). */
   truncate(size: number): void {
     this.readAhead = null;

@@ -427,6 +427,39 @@ describe('snapshots', () => {
     expect(net.node('n3').storage.snapshot().data).toEqual(enc.encode('0123456789'));
   });
 
+  test('a follower acknowledges each chunk, repeats its acknowledgement for a duplicate, and rejects a gap', () => {
+    const n = startNode('n2', MemoryStorage.bootstrap(three));
+    const meta = { index: 50, term: 3, confState: { voters: three, learners: [] } };
+    const chunk = (offset: number, text: string, done = false): SnapshotMessage => ({
+      type: 'snapshot', from: 'n1', to: 'n2', term: 3, meta, offset, data: enc.encode(text), done,
+    });
+    const answer = (m: SnapshotMessage): Message[] => {
+      n.raw.step(m);
+      return drain(n).filter((x) => x.type === 'snapshotResponse' || x.type === 'appendResponse');
+    };
+    expect(answer(chunk(0, 'abcd'))).toEqual([expect.objectContaining({ type: 'snapshotResponse', offset: 4, reject: false })]);
+    expect(answer(chunk(4, 'efgh'))).toEqual([expect.objectContaining({ offset: 8, reject: false })]);
+    // The same chunk again (a duplicate): the same acknowledgement, nothing appended twice.
+    expect(answer(chunk(4, 'efgh'))).toEqual([expect.objectContaining({ type: 'snapshotResponse', offset: 8, reject: false })]);
+    expect(answer(chunk(12, 'mnop'))).toEqual([expect.objectContaining({ type: 'snapshotResponse', reject: true })]);
+    // The transfer can continue where it was: the gap did not discard what arrived.
+    const last = answer(chunk(8, 'ij', true));
+    expect(last).toEqual([expect.objectContaining({ type: 'appendResponse', index: 50, reject: false })]);
+    expect(n.storage.snapshot().data).toEqual(enc.encode('abcdefghij'));
+    expect(n.raw.raft.log.committed).toBe(50);
+  });
+
+  test('a snapshot the follower no longer needs is answered with its commit index, not installed', () => {
+    const net = new TestNet(three);
+    net.elect('n1');
+    const n2 = net.node('n2');
+    const committed = n2.raw.raft.log.committed;
+    n2.raw.step({ type: 'snapshot', from: 'n1', to: 'n2', term: n2.raw.raft.term, meta: { index: 2, term: 1, confState: { voters: three, learners: [] } }, offset: 0, data: enc.encode('old'), done: true });
+    const out = drain(n2);
+    expect(out).toEqual([expect.objectContaining({ type: 'appendResponse', index: committed })]);
+    expect(n2.storage.snapshot().meta.index).toBe(0);
+  });
+
   test('a node restarts from its persisted snapshot and log only', () => {
     const net = new TestNet(three);
     net.elect('n1');
@@ -440,6 +473,32 @@ describe('snapshots', () => {
     expect(restarted.raw.raft.tracker.voters).toEqual(three);
     // Entries after the snapshot are applied again; those before are not.
     expect(net.appliedText('n2')).toEqual(['late0', 'late1']);
+  });
+});
+
+describe('restarts', () => {
+  test('a node whose state machine is durable past the snapshot restarts with the membership of its applied log', () => {
+    const net = new TestNet(three);
+    net.elect('n1');
+    net.add('n4', startNode('n4', new MemoryStorage()));
+    net.node('n1').raw.proposeConfChange({ type: 'addLearner', nodeId: 'n4', context: '' });
+    net.deliver();
+    net.tickAll(2);
+    const n2 = net.node('n2');
+    const applied = n2.raw.raft.log.applied;
+    // Restarting with applied = everything: the learner added after the (index 0) snapshot must be known at once.
+    const restarted = net.restart('n2', { applied });
+    expect(restarted.raw.raft.tracker.confState()).toEqual({ voters: three, learners: ['n4'] });
+    expect(restarted.applied).toEqual([]);
+  });
+
+  test('a node that restarts lost only what it had not persisted: its vote survives', () => {
+    const net = new TestNet(three);
+    net.isolate('n1');
+    net.elect('n1');
+    const term = net.raft('n1').term;
+    const restarted = net.restart('n1');
+    expect(restarted.raw.raft).toMatchObject({ term, vote: 'n1', role: 'follower' });
   });
 });
 

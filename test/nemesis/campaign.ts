@@ -86,6 +86,9 @@ async function main(argv: string[]): Promise<number> {
   return failed.length === 0 ? 0 : 1;
 }
 
+// Exiting runs the supervisors' exit hooks, which SIGKILL every agent: an interrupted campaign leaves nothing behind.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {

@@ -43,6 +43,8 @@ export interface ClusterNode {
 }
 
 const HOST = '127.0.0.1';
+/** The harness's own topic, so its readiness write never mixes with what a workload checks in the default log. */
+export const READY_TOPIC = 'nemesis-ready';
 
 export class ClusterStartError extends Error {
   constructor(
@@ -114,10 +116,20 @@ export class Cluster {
     try {
       for (const name of names) await cluster.addNode(name);
       // The bootstrap node first, then the others join through it.
-      cluster.startNode(cluster.nodes[0]!);
+      await cluster.startNode(cluster.nodes[0]!);
       await cluster.waitForLeader(30_000);
-      for (const n of cluster.nodes.slice(1)) cluster.startNode(n);
+      for (const n of cluster.nodes.slice(1)) await cluster.startNode(n);
       await cluster.waitForMembers(opts.nodes, 60_000);
+      await cluster.waitForReplication(60_000);
+      // From now on any node restarts by joining through whichever of the others is up, as an operator lists
+      // several seeds; the first node keeps --bootstrap (its data dir already holds the cluster).
+      for (const n of cluster.nodes) {
+        const others = cluster.nodes.filter((x) => x !== n).map((x) => x.bindAddr);
+        const args = n.proc.spec.args;
+        const at = args.indexOf('--start-join-addrs');
+        if (at >= 0) args.splice(at, 2);
+        args.push('--start-join-addrs', others.join(','));
+      }
       return cluster;
     } catch (err) {
       // Keep the node logs: a cluster that does not form is a finding too.
@@ -173,7 +185,7 @@ export class Cluster {
     );
   }
 
-  /** The node that the running, unpaused nodes agree is leader now, if any. */
+  /** The running, unpaused node that reports itself leader now (the one with the newest view if two do). */
   async currentLeader(timeoutMs = 1000): Promise<string | undefined> {
     const votes = new Map<string, number>();
     const live = this.nodes.filter((n) => n.proc.running && !n.proc.paused);
@@ -181,9 +193,9 @@ export class Cluster {
       live.map(async (n) => {
         try {
           const servers = await this.getServers(n.name, timeoutMs);
-          const leader = servers.find((s) => s.isLeader);
-          const node = leader && this.nodes.find((x) => x.rpcAddr === leader.rpcAddr);
-          if (node) votes.set(node.name, (votes.get(node.name) ?? 0) + 1);
+          // Only a node that says so itself counts: a follower's view of the leader may be stale (the leader it
+          // names may be dead or restarting), and a nemesis aimed at "the leader" must hit the real one.
+          if (servers.some((s) => s.isLeader && s.rpcAddr === n.rpcAddr)) votes.set(n.name, (votes.get(n.name) ?? 0) + 1);
         } catch {
           // Unreachable or not answering: no vote.
         }
@@ -219,14 +231,57 @@ export class Cluster {
     );
   }
 
-  startNode(n: ClusterNode): void {
-    if (n.proxy) fs.rmSync(this.portFile(n), { force: true });
+  /** Until a write through the balanced client is readable from every node: all of them replicate. */
+  async waitForReplication(timeoutMs: number): Promise<void> {
+    const client = this.client();
+    const value = `ready-${Date.now()}`;
+    const offset = await waitUntil(
+      'a write acknowledged',
+      () =>
+        new Promise<number | undefined>((resolve) =>
+          client.produce(
+            { record: { value: Buffer.from(value), offset: 0, term: 0, type: 0 }, topic: READY_TOPIC },
+            new grpc.Metadata(),
+            { deadline: Date.now() + 2000 },
+            (err, res) => resolve(err ? undefined : res.offset),
+          ),
+        ),
+      timeoutMs,
+      200,
+    );
+    for (const n of this.nodes) {
+      await waitUntil(
+        `${n.name} to hold the readiness write`,
+        () =>
+          new Promise<boolean>((resolve) =>
+            this.directClient(n.name).consume(
+              { offset, topic: READY_TOPIC, linearizable: false },
+              new grpc.Metadata(),
+              { deadline: Date.now() + 1000 },
+              (err, res) => resolve(!err && res.record?.value.toString() === value),
+            ),
+          ),
+        timeoutMs,
+        100,
+      );
+    }
+  }
+
+  async startNode(n: ClusterNode): Promise<void> {
+    if (n.proxy) {
+      fs.rmSync(this.portFile(n), { force: true });
+      await n.proxy.setAccepting(true);
+    }
     n.proc.start();
   }
 
-  async restartNode(n: ClusterNode): Promise<void> {
+  /** SIGKILL; its address then refuses connections, as a dead process's port does. */
+  async killNode(n: ClusterNode): Promise<void> {
     if (n.proc.running) await n.proc.kill();
-    this.startNode(n);
+    if (n.proxy) {
+      await n.proxy.setAccepting(false);
+      n.proxy.sever();
+    }
   }
 
   /** Stops every process, proxy and client; removes the run's files unless `keepFiles`. */

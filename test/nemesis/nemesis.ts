@@ -40,7 +40,7 @@ export class Nemesis {
     this.cluster.links.heal();
     for (const n of this.paused) if (n.proc.running) n.proc.resume();
     this.paused.clear();
-    for (const n of this.killed) if (!n.proc.running) this.cluster.startNode(n);
+    for (const n of this.killed) if (!n.proc.running) await this.cluster.startNode(n);
     this.killed.clear();
     this.history.nemesis('heal all');
   }
@@ -57,10 +57,10 @@ export class Nemesis {
         if (!n) return this.skipped(step, note);
         note(`kill ${n.name} (${describeStep(step)})`);
         this.killed.add(n);
-        await n.proc.kill();
+        await this.cluster.killNode(n);
         return async () => {
           this.killed.delete(n);
-          if (!n.proc.running) this.cluster.startNode(n);
+          if (!n.proc.running) await this.cluster.startNode(n);
           note(`restart ${n.name}`);
         };
       }

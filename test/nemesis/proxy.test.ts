@@ -182,6 +182,20 @@ describe('FaultProxy', () => {
     await waitUntil('caller reset', () => closed, 5000);
   });
 
+  it('refuses connections while not accepting, and accepts again on the same port', async () => {
+    const p = await proxy();
+    const port = p.port;
+    await p.setAccepting(false);
+    const refused = net.connect({ host: '127.0.0.1', port });
+    const err = await new Promise<NodeJS.ErrnoException>((r) => refused.once('error', r));
+    expect(err.code).toBe('ECONNREFUSED');
+    await p.setAccepting(true);
+    expect(p.port).toBe(port);
+    const c = await client(port);
+    c.socket.write('back');
+    await waitUntil('echo after resuming', () => c.text() === 'back', 5000);
+  });
+
   it('rejects a link from an endpoint to itself and a negative delay', () => {
     expect(() => links.set('a', 'a', HOLD)).toThrow('two different endpoints');
     expect(() => links.set('a', 'b', { kind: 'delay', ms: -1 })).toThrow('delay must be');

@@ -31,6 +31,8 @@ const HIGH_WATER_BYTES = 1 << 20;
 export class FaultProxy {
   private readonly pairs = new Set<ConnectionPair>();
   private readonly unsubscribe: () => void;
+  private port0 = 0;
+  private host0 = '127.0.0.1';
 
   private constructor(
     private readonly server: net.Server,
@@ -52,6 +54,8 @@ export class FaultProxy {
         resolve();
       });
     });
+    proxy.port0 = proxy.port;
+    proxy.host0 = proxy.host;
     return proxy;
   }
 
@@ -60,11 +64,11 @@ export class FaultProxy {
   }
 
   get port(): number {
-    return (this.server.address() as net.AddressInfo).port;
+    return this.server.listening ? (this.server.address() as net.AddressInfo).port : this.port0;
   }
 
   get host(): string {
-    return (this.server.address() as net.AddressInfo).address;
+    return this.server.listening ? (this.server.address() as net.AddressInfo).address : this.host0;
   }
 
   /** host:port to advertise for the node behind this proxy. */
@@ -82,6 +86,26 @@ export class FaultProxy {
     return [...this.pairs].map((p) => p.caller ?? '?');
   }
 
+  /**
+   * Stops or resumes listening on the proxy's port. While the node behind it is down its port should refuse
+   * connections, as a dead process's port does, rather than accept and reset them.
+   */
+  async setAccepting(accepting: boolean): Promise<void> {
+    if (accepting === this.server.listening) return;
+    if (!accepting) {
+      this.port0 = this.port;
+      await new Promise<void>((resolve) => this.server.close(() => resolve()));
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.port0, this.host0, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
   /** Resets every open connection (or those from one caller) at once, as a crashed router would. */
   sever(caller?: string): number {
     let n = 0;
@@ -97,7 +121,7 @@ export class FaultProxy {
   async close(): Promise<void> {
     this.unsubscribe();
     this.sever();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    if (this.server.listening) await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
   private accept(downstream: net.Socket): void {

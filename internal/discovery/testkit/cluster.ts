@@ -69,6 +69,21 @@ export interface StartOptions {
   preSharedKey?: Uint8Array;
 }
 
+let sharedCa: Promise<TestCa> | undefined;
+
+function memoizeIssue(ca: TestCa): TestCa {
+  const issued = new Map<string, Promise<MembershipTls>>();
+  return {
+    ...ca,
+    issue(name: string, validDays?: number): Promise<MembershipTls> {
+      if (validDays !== undefined) return ca.issue(name, validDays);
+      let tls = issued.get(name);
+      if (!tls) issued.set(name, (tls = ca.issue(name)));
+      return tls;
+    },
+  };
+}
+
 export class TestCluster {
   readonly nodes = new Map<string, TestNode>();
   private readonly dirs: string[] = [];
@@ -78,8 +93,15 @@ export class TestCluster {
     private readonly timings: Partial<MembershipTimings>,
   ) {}
 
+  /** Clusters share one CA and reuse each node name's certificate: RSA key generation dominates start-up. */
   static async create(timings: Partial<MembershipTimings> = fastTimings): Promise<TestCluster> {
-    return new TestCluster(await createTestCa(), timings);
+    sharedCa ??= createTestCa().then(memoizeIssue);
+    return new TestCluster(await sharedCa, timings);
+  }
+
+  /** Issues certificates for all names at once (key generation runs in parallel off the event loop). */
+  async prepare(...names: string[]): Promise<void> {
+    await Promise.all(names.map((n) => this.ca.issue(n)));
   }
 
   async start(name: string, opts: StartOptions = {}): Promise<TestNode> {

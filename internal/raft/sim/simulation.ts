@@ -1,7 +1,7 @@
 // One seeded simulation run: a period of chaos (faulty network, partitions, crashes and restarts, membership
 // changes, leadership transfers, reads, compaction) with safety checked after every step, then the faults
 // heal and liveness is checked: a leader is elected and a new proposal commits within a bounded number of ticks.
-import { ConfChangePendingError, InvalidConfChangeError, LearnerNotCaughtUpError, NotLeaderError, RaftError } from '../errors.js';
+import { RaftError } from '../errors.js';
 import { SeededRandom } from '../random.js';
 import type { ConfChange, NodeId } from '../types.js';
 import { SafetyViolation } from './checker.js';
@@ -51,7 +51,7 @@ const encoder = new TextEncoder();
 export function runSimulation(o: SimOptions): SimResult {
   const rng = new SeededRandom(o.seed);
   const founders = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
-  // Each seed draws its own cluster tuning, so the seed space also covers batching and window sizes.
+  // Each seed draws its own cluster tuning, so the seed space also covers timeouts, batching and window sizes.
   const opts: ClusterOptions = {
     ...DEFAULT_CLUSTER_OPTIONS,
     maxEntriesPerMsg: 1 + rng.int(8),
@@ -61,6 +61,8 @@ export function runSimulation(o: SimOptions): SimResult {
     maxSnapshotChunkBytes: 16 + rng.int(64),
     preVote: rng.chance(0.8),
     checkQuorum: rng.chance(0.8),
+    electionTick: 6 + rng.int(10),
+    heartbeatTick: 1 + rng.int(2),
   };
   const c = new Cluster(rng.fork(), founders, opts);
   const ev = rng.fork();
@@ -115,8 +117,8 @@ export function runSimulation(o: SimOptions): SimResult {
     try {
       raw.proposeConfChange(cc);
     } catch (e) {
-      if (e instanceof ConfChangePendingError || e instanceof LearnerNotCaughtUpError || e instanceof NotLeaderError) return;
-      if (e instanceof InvalidConfChangeError || e instanceof RaftError) return;
+      // Refusals are part of the game (a change pending, a learner behind, a transfer under way).
+      if (e instanceof RaftError) return;
       throw e;
     }
     res.confChanges++;
@@ -141,16 +143,18 @@ export function runSimulation(o: SimOptions): SimResult {
       if (leader && ev.chance(0.02)) conf(leader.id);
       if (leader && ev.chance(0.01)) {
         const to = pick(members().voters.filter((v) => v !== leader.id));
-        if (to) {
+        // (The leader may have crashed during an earlier event of this tick.)
+        if (to && leader.raw) {
           try {
-            leader.raw!.transferLeadership(to);
+            leader.raw.transferLeadership(to);
             c.handleReady(leader);
           } catch (e) {
             if (!(e instanceof RaftError)) throw e;
           }
         }
       }
-      const down = ids.filter((id) => !c.nodes.get(id)!.raw);
+      const downNow = (): NodeId[] => ids.filter((id) => !c.nodes.get(id)!.raw);
+      const down = downNow();
       if (ev.chance(0.02) && down.length < crashBudget) {
         const victim = pick(ids.filter((id) => c.nodes.get(id)!.raw));
         if (victim) {
@@ -158,7 +162,7 @@ export function runSimulation(o: SimOptions): SimResult {
           res.crashes++;
         }
       }
-      if (ev.chance(0.01) && down.length < crashBudget) {
+      if (ev.chance(0.01) && downNow().length < crashBudget) {
         const victim = pick(ids.filter((id) => c.nodes.get(id)!.raw));
         if (victim) c.nodes.get(victim)!.tornWriteArmed = true;
       }
@@ -182,7 +186,7 @@ export function runSimulation(o: SimOptions): SimResult {
         c.net.partition([leader.id], ids.filter((id) => id !== leader.id));
         res.partitions++;
       }
-      if (leader && ev.chance(0.005) && down.length < crashBudget) {
+      if (leader && ev.chance(0.005) && downNow().length < crashBudget) {
         c.crash(leader.id);
         res.crashes++;
       }
@@ -193,6 +197,7 @@ export function runSimulation(o: SimOptions): SimResult {
     // Heal: every node back up, the network reliable, and check the cluster makes progress again.
     c.net.heal();
     c.net.faults = RELIABLE;
+    for (const n of c.nodes.values()) n.tornWriteArmed = false;
     for (const id of c.nodes.keys()) c.restart(id);
     const healedAt = c.now;
     const marker = encoder.encode(`s${o.seed}-liveness`);
