@@ -6,7 +6,7 @@ TSC := node_modules/.bin/tsc
 SEEDS ?= 1000
 DURATION ?= 120
 
-.PHONY: all install build test typecheck proto gencert run bench bench-log bench-raft bench-server bench-discovery bench-distributed sim nemesis clean
+.PHONY: all install build test typecheck proto gencert run bench bench-log bench-raft bench-server bench-loadbalance bench-discovery bench-distributed sim nemesis clean
 
 all: build
 
@@ -28,7 +28,7 @@ test: typecheck
 	NODE_OPTIONS=$(NODE_OPTIONS_ESM) $(JEST) $(if $(JEST_JSON),--json --outputFile=$(JEST_JSON)) $(JEST_ARGS)
 
 # Benchmarks run compiled JavaScript (tsc output), never under a test runner.
-bench: bench-log bench-raft bench-server bench-discovery bench-distributed
+bench: bench-log bench-raft bench-server bench-loadbalance bench-discovery bench-distributed
 
 bench-log: build
 	node dist/bench/log.bench.js
@@ -39,11 +39,18 @@ bench-raft: build
 bench-server: build
 	node dist/bench/server.bench.js
 
+bench-loadbalance: build
+	node dist/bench/loadbalance.bench.js
+
 bench-discovery: build
 	node dist/bench/discovery.bench.js
 
 bench-distributed: build
 	node dist/bench/distributed.bench.js
+
+# A local three-node cluster on 127.0.0.1 (dev certs made if certs/ has none); Ctrl-C stops it.
+run: build
+	node dist/scripts/run-cluster.js
 
 # Long Raft simulation campaigns: make sim SEEDS=100000
 sim: build

@@ -10,6 +10,8 @@ import './internal/polyfills.js';
 export {
   createClient,
   clientCredentials,
+  leaderRoute,
+  ROUTE_METADATA,
   ClientConfigError,
   registerProglogLoadBalancing,
   SCHEME,

@@ -92,6 +92,9 @@ describe('a cluster of agent processes', () => {
     });
     expect(all.stdout).toBe('0\talpha\n1\tbeta\n2\tgamma\n3\tdelta\n');
     expect((await cli(['consume', '--offset', '2'], addr)).stdout).toBe('gamma\ndelta\n');
+    // A linearizable read only the leader can serve; the client routes it there whatever address it was given.
+    const linearizable = await cli(['consume', '--linearizable', '--offset', '2'], addr);
+    expect(linearizable).toMatchObject({ code: 0, stdout: 'gamma\ndelta\n' });
 
     const follow = startCli(['consume', '--follow', '--offset', '3', '--addr', addr, '--certs-dir', certs.dir]);
     try {

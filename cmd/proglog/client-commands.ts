@@ -7,7 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import type { LogClient, Record as LogRecord } from '../../api/v1/log.js';
-import { createClient } from '../../internal/loadbalance/index.js';
+import { createClient, leaderRoute } from '../../internal/loadbalance/index.js';
 import { UsageError, parseDuration, parseInteger } from './values.js';
 
 export interface CommandIO {
@@ -33,7 +33,7 @@ const CONNECTION_OPTIONS = {
 
 export const CLIENT_USAGE = [
   'usage: proglog produce [flags] [VALUE...]     values from the arguments, or one per line of stdin',
-  '       proglog consume [flags] [--offset N] [--follow] [--with-offsets]',
+  '       proglog consume [flags] [--offset N] [--follow] [--with-offsets] [--linearizable]',
   '       proglog servers [flags]',
   '',
   'flags:',
@@ -44,6 +44,7 @@ export const CLIENT_USAGE = [
   '  --ca-file, --cert-file, --key-file FILE   explicit TLS files instead',
   '  --server-name NAME     the name the server certificates carry (default: the host of --addr)',
   '  --timeout DURATION     give up after this long per request, failover included (default 10s)',
+  '  --linearizable         (consume) read from the leader, reflecting every acknowledged write',
 ].join('\n');
 
 interface Connection {
@@ -112,8 +113,9 @@ function unary<Req, Res>(
   fn: (req: Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (err: grpc.ServiceError | null, res: Res) => void) => unknown,
   req: Req,
   deadline: number,
+  metadata = new grpc.Metadata(),
 ): Promise<Res> {
-  return new Promise((resolve, reject) => fn(req, new grpc.Metadata(), { deadline }, (err, res) => (err ? reject(err) : resolve(res))));
+  return new Promise((resolve, reject) => fn(req, metadata, { deadline }, (err, res) => (err ? reject(err) : resolve(res))));
 }
 
 function describe(err: unknown): string {
@@ -170,7 +172,13 @@ function formatRecord(r: LogRecord, withOffsets: boolean): string {
 }
 
 export async function runConsume(argv: string[], io: CommandIO): Promise<number> {
-  const { values } = parse(argv, { offset: { type: 'string' }, follow: { type: 'boolean' }, 'with-offsets': { type: 'boolean' } });
+  const { values } = parse(argv, {
+    offset: { type: 'string' },
+    follow: { type: 'boolean' },
+    'with-offsets': { type: 'boolean' },
+    linearizable: { type: 'boolean' },
+  });
+  const linearizable = values.linearizable === true;
   if (values.help === true) {
     io.stdout.write(`${CLIENT_USAGE}\n`);
     return 0;
@@ -179,13 +187,18 @@ export async function runConsume(argv: string[], io: CommandIO): Promise<number>
   const withOffsets = values['with-offsets'] === true;
   const conn = await connect(values);
   try {
-    if (values.follow === true) return await follow(conn, offset, withOffsets, io);
+    if (values.follow === true) return await follow(conn, offset, withOffsets, linearizable, io);
     let next = offset;
     for (;;) {
       let page: { records: LogRecord[]; nextOffset: number };
       try {
         page = await withRetry(Date.now() + conn.timeoutMs, (deadline) =>
-          unary(conn.client.consumeRange.bind(conn.client), { topic: conn.topic, offset: next, maxRecords: 0, maxBytes: 0, linearizable: false }, deadline),
+          unary(
+            conn.client.consumeRange.bind(conn.client),
+            { topic: conn.topic, offset: next, maxRecords: 0, maxBytes: 0, linearizable },
+            deadline,
+            linearizable ? leaderRoute() : new grpc.Metadata(),
+          ),
         );
       } catch (err) {
         // The head of the log: everything there was has been printed.
@@ -205,11 +218,14 @@ export async function runConsume(argv: string[], io: CommandIO): Promise<number>
 }
 
 /** Streams from `offset` on; when a stream breaks (the server went away) it resumes after the last record. */
-async function follow(conn: Connection, offset: number, withOffsets: boolean, io: CommandIO): Promise<number> {
+async function follow(conn: Connection, offset: number, withOffsets: boolean, linearizable: boolean, io: CommandIO): Promise<number> {
   let next = offset;
   let failures = 0;
   while (!io.signal?.aborted) {
-    const stream = conn.client.consumeStream({ topic: conn.topic, offset: next, linearizable: false });
+    const stream = conn.client.consumeStream(
+      { topic: conn.topic, offset: next, linearizable },
+      linearizable ? leaderRoute() : new grpc.Metadata(),
+    );
     const onAbort = (): void => stream.cancel();
     io.signal?.addEventListener('abort', onAbort, { once: true });
     try {

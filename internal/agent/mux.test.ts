@@ -58,12 +58,16 @@ function getServers(client: LogClient): Promise<GetServersResponse> {
 }
 
 describe('PortMux', () => {
-  const fixtures = makeTlsFixtures(['root']);
+  let fixtures: TlsFixtures;
   let grpcServer: grpc.Server;
   let mux: PortMux;
   let raft: EchoRaftAcceptor;
   const clients: LogClient[] = [];
   const sockets: net.Socket[] = [];
+
+  beforeAll(async () => {
+    fixtures = await makeTlsFixtures(['root']);
+  });
 
   beforeEach(async () => {
     grpcServer = new grpc.Server();

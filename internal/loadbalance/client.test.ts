@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { LogClient, ProduceResponse } from '../../api/v1/log.js';
 import { FakeCluster } from '../../test/helpers/fake-cluster.js';
 import { makeTlsFixtures } from '../../test/helpers/tls-fixtures.js';
-import { ClientConfigError, createClient } from './client.js';
+import { ClientConfigError, createClient, leaderRoute } from './client.js';
 
 const insecure = grpc.credentials.createInsecure();
 
@@ -83,6 +83,16 @@ describe('createClient (load-balanced over the cluster)', () => {
     for (const n of cluster.nodes) n.served.length = 0;
     for (let i = 0; i < 10; i++) await consumedFrom(c);
     expect(cluster.counts('consume')).toEqual({ a: 5, b: 0, c: 5 });
+  });
+
+  it('sends a consume marked proglog-route: leader (a linearizable read) to the leader', async () => {
+    const c = client();
+    const fromLeader = await new Promise<string>((resolve, reject) =>
+      c.consume({ offset: 0, topic: '', linearizable: true }, leaderRoute(), { deadline: Date.now() + 5000 }, (err, res) =>
+        err ? reject(err) : resolve(res.record!.value.toString()),
+      ),
+    );
+    expect(fromLeader).toBe('b');
   });
 
   it('consumes from the leader when it has no followers', async () => {
@@ -200,7 +210,7 @@ describe('createClient (load-balanced over the cluster)', () => {
 
 describe('createClient over mutual TLS', () => {
   it('authenticates with ca/cert/key and routes produce to the leader', async () => {
-    const f = makeTlsFixtures(['root']);
+    const f = await makeTlsFixtures(['root']);
     const root = f.clients.get('root')!;
     const cluster = await FakeCluster.start(
       ['a', 'b'],

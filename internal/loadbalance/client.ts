@@ -3,6 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { LogClient } from '../../api/v1/log.js';
 import { CHANNEL_CONTEXT_KEY, DEFAULT_CHANNEL_CONTEXT, type ChannelContext } from './channel-context.js';
+import { ROUTE_METADATA } from './picker.js';
 import { registerProglogLoadBalancing } from './register.js';
 import { SCHEME } from './resolver.js';
 
@@ -47,6 +48,13 @@ export function clientCredentials(options: Pick<ClientOptions, 'ca' | 'cert' | '
     options.key === undefined ? null : toBuffer(options.key),
     options.cert === undefined ? null : toBuffer(options.cert),
   );
+}
+
+/** Metadata that sends a call to the leader, e.g. a Consume with `linearizable: true`. */
+export function leaderRoute(): grpc.Metadata {
+  const md = new grpc.Metadata();
+  md.set(ROUTE_METADATA, 'leader');
+  return md;
 }
 
 export function createClient(options: ClientOptions): LogClient {

@@ -1,7 +1,7 @@
-export { createClient, clientCredentials, ClientConfigError, type ClientOptions } from './client.js';
+export { createClient, clientCredentials, ClientConfigError, leaderRoute, type ClientOptions } from './client.js';
 export { registerProglogLoadBalancing } from './register.js';
 export { SCHEME, ProglogResolver } from './resolver.js';
 export { ProglogLoadBalancer, ProglogLoadBalancingConfig } from './balancer.js';
 export { LOAD_BALANCER_NAME } from './balancer-name.js';
-export { LeaderFollowerPicker, LEADER_ID_METADATA, type PickerView, type PickableServer } from './picker.js';
+export { LeaderFollowerPicker, LEADER_ID_METADATA, ROUTE_METADATA, type PickerView, type PickableServer } from './picker.js';
 export { routeOf, type Route } from './routes.js';

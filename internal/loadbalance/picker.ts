@@ -2,7 +2,7 @@
 // round-robin over followers (the leader when no follower is ready), anything else to any ready server.
 import * as grpc from '@grpc/grpc-js';
 import { METHOD_PICK_KEY } from './balancer-name.js';
-import { routeOf } from './routes.js';
+import { routeOf, type Route } from './routes.js';
 
 type Picker = grpc.experimental.Picker;
 type PickArgs = grpc.experimental.PickArgs;
@@ -39,6 +39,18 @@ export interface PickerHooks {
 
 export const LEADER_ID_METADATA = 'proglog-leader-id';
 
+/**
+ * Call metadata that overrides where a call goes: "leader", "follower" or "any". A linearizable read must be
+ * served by the leader (a follower cannot confirm it is current), so it is sent with `proglog-route: leader`.
+ */
+export const ROUTE_METADATA = 'proglog-route';
+
+function routeFor(args: PickArgs): Route {
+  const override = args.metadata.get(ROUTE_METADATA)[0];
+  if (override === 'leader' || override === 'follower' || override === 'any') return override;
+  return routeOf(args.extraPickInfo[METHOD_PICK_KEY] ?? '');
+}
+
 const QUEUE: PickResult = {
   pickResultType: grpc.experimental.PickResultType.QUEUE,
   subchannel: null,
@@ -54,7 +66,7 @@ export class LeaderFollowerPicker implements Picker {
   ) {}
 
   pick(args: PickArgs): PickResult {
-    const route = routeOf(args.extraPickInfo[METHOD_PICK_KEY] ?? '');
+    const route = routeFor(args);
     const { leader, followers } = this.view;
     switch (route) {
       case 'leader':

@@ -1,4 +1,4 @@
-// Real `proglog` processes for tests, run from the TypeScript sources (ts-loader/) so no build is needed:
+// Real `proglog` processes for tests, run from the TypeScript sources through tsx so no build is needed:
 // agents that can be signalled or killed, and one-shot CLI commands with their exit code and output.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -6,11 +6,10 @@ import readline from 'node:readline';
 import type { AgentConfig } from '../../internal/agent/config.js';
 import { agentFlags, REPO_ROOT } from './cluster.js';
 
-const LOADER = path.join(REPO_ROOT, 'test/helpers/ts-loader/register.mjs');
 const MAIN = path.join(REPO_ROOT, 'cmd/proglog/main.ts');
 
 function proglog(args: string[]): ChildProcess {
-  return spawn(process.execPath, ['--import', LOADER, MAIN, ...args], {
+  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, NODE_OPTIONS: '', NODE_NO_WARNINGS: '1' },
     stdio: ['pipe', 'pipe', 'pipe'],

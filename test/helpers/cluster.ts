@@ -88,7 +88,7 @@ export function agentConfig(spec: NodeSpec, certs: ClusterCerts, over: Partial<A
     peerTls: { certFile: certs.peers[spec.name]!.certFile, keyFile: certs.peers[spec.name]!.keyFile, caFile: certs.caFile },
     log: { maxStoreBytes: 1024 * 1024, maxIndexBytes: 64 * 1024, maxRecordBytes: 64 * 1024, sync: 'never', syncIntervalMs: 100 },
     raft: { heartbeatIntervalMs: 50, electionTimeoutMs: 500 },
-    membership: { probeIntervalMs: 200, suspicionTimeoutMs: 1000 },
+    membership: { probeIntervalMs: 500, suspicionTimeoutMs: 1500 },
     reapTimeMs: 60_000,
     reconcileIntervalMs: 1000,
     drainTimeoutMs: 1000,

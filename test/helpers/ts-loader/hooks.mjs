@@ -1,14 +1,13 @@
 // Module hooks for register.mjs: a relative "./x.js" import resolves to "./x.ts" when only the source exists,
-// and .ts files are transpiled (types erased) with the project's ESM settings. Output is cached on disk by
-// content hash, so the second process to load a file (a test starts several) pays nothing.
+// and .ts files are transpiled (types erased) with the project's ESM settings. Output is cached by content hash
+// in node_modules/.cache (where build tools keep caches), so the second process to load a file pays nothing.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const cacheDir = path.join(os.tmpdir(), 'proglog-ts-cache');
+const cacheDir = fileURLToPath(new URL('../../../node_modules/.cache/proglog-ts-loader/', import.meta.url));
 let typescript;
 
 export async function resolve(specifier, context, nextResolve) {
