@@ -127,9 +127,10 @@ async function main(): Promise<void> {
   progress(`records of ${RECORD_BYTES} bytes, median of ${REPEATS} runs, temp dir ${root}`);
   const readDir = freshDir();
   try {
+    // Enough calls for the JIT to settle on optimized code before anything is measured.
     progress('warm-up');
-    await bufferedAppends(50_000);
-    await batchedAppends(50_000, 100);
+    await bufferedAppends(200_000);
+    await batchedAppends(200_000, 100);
 
     progress('buffered appends');
     const single = await paired(() => rawWriteCeiling(BUFFERED_RECORDS), () => bufferedAppends(BUFFERED_RECORDS));

@@ -12,7 +12,7 @@ const config = { sync: 'never' as const, segment: { maxStoreBytes: 400, maxIndex
 // At least this many records, and then enough for the last segment to hold several: set in beforeAll.
 const MIN_RECORDS = 60;
 let RECORDS = 0;
-const TRIALS = 200;
+const TRIALS = 150;
 // Replay or explore with LOG_CRASH_SEED=<n> (a failure prints the seed it ran with).
 const BASE_SEED = Number(process.env.LOG_CRASH_SEED ?? 20261121);
 
@@ -204,7 +204,7 @@ describe('damage in an older segment', () => {
   test('any single bit flip in any sealed index loses nothing: the store rebuilds it', async () => {
     const next = rng(BASE_SEED + 2);
     const indexes = fs.readdirSync(pristine).filter((n) => n.endsWith('.index')).sort().slice(0, -1);
-    for (let trial = 0; trial < 60; trial++) {
+    for (let trial = 0; trial < 40; trial++) {
       const dir = path.join(root, `sealed-index-${trial}`);
       copyDir(pristine, dir);
       const file = path.join(dir, indexes[Math.floor(next() * indexes.length)]!);

@@ -79,6 +79,17 @@ describe('Log: append and read', () => {
     }
   });
 
+  test('arguments that cannot be offsets are refused with OffsetOutOfRangeError, changing nothing', async () => {
+    const log = await openLog();
+    await fill(log, 0, 3);
+    for (const bad of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      await expect(log.truncateSuffix(bad)).rejects.toThrow(OffsetOutOfRangeError);
+      await expect(log.truncatePrefix(bad)).rejects.toThrow(OffsetOutOfRangeError);
+      await expect(log.waitFor(bad)).rejects.toThrow(OffsetOutOfRangeError);
+    }
+    expect([log.lowestOffset(), log.highestOffset()]).toEqual([0, 2]);
+  });
+
   test('a record over maxRecordBytes is refused with RecordTooLargeError and leaves nothing behind', async () => {
     const log = await openLog({ maxRecordBytes: 8 });
     await expect(log.append(new Uint8Array(9))).rejects.toMatchObject({ size: 9, max: 8 });

@@ -419,6 +419,8 @@ export class Log {
    */
   waitFor(offset: number, signal?: AbortSignal): Promise<void> {
     if (this.closed) return Promise.reject(new LogClosedError());
+    const bad = this.notAnOffset(offset);
+    if (bad) return Promise.reject(bad);
     if (offset < this.stableNext) return Promise.resolve();
     return this.waiters.wait(offset, signal);
   }
@@ -476,8 +478,17 @@ export class Log {
     return run;
   }
 
+  /** An argument that cannot be an offset at all (negative, fractional, NaN): an error, never a silent no-op. */
+  private notAnOffset(offset: number): OffsetOutOfRangeError | null {
+    return Number.isSafeInteger(offset) && offset >= 0
+      ? null
+      : new OffsetOutOfRangeError(offset, this.lowestOffset(), this.highestOffset());
+  }
+
   /** Drops whole segments whose records are all below `lowest` (the active one too: a new empty one replaces it). */
   truncatePrefix(lowest: number): Promise<void> {
+    const bad = this.notAnOffset(lowest);
+    if (bad) return Promise.reject(bad);
     return this.exclusive(() => {
       if (this.active.nextOffset <= lowest && !this.active.isEmpty) this.roll();
       let removed = 0;
@@ -491,6 +502,8 @@ export class Log {
 
   /** Removes every record at or above `from`; the next append gets offset `from` (or the lowest offset left). */
   truncateSuffix(from: number): Promise<void> {
+    const bad = this.notAnOffset(from);
+    if (bad) return Promise.reject(bad);
     return this.exclusive(() => {
       if (from >= this.active.nextOffset) return;
       let removedFiles = false;
