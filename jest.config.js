@@ -1,5 +1,5 @@
 // ESM + ts-jest. Type checking is done once by `tsc --noEmit` in the test command,
-// so ts-jest only transpiles (isolatedModules) and the suite stays fast.
+// so ts-jest only transpiles (tsconfig's isolatedModules) and the suite stays fast.
 /** @type {import('jest').Config} */
 export default {
   testEnvironment: 'node',
@@ -8,7 +8,7 @@ export default {
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {
-    '^.+\\.ts$': ['ts-jest', { useESM: true, isolatedModules: true, diagnostics: false }],
+    '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }],
   },
   testMatch: ['<rootDir>/internal/**/*.test.ts', '<rootDir>/test/**/*.test.ts', '<rootDir>/cmd/**/*.test.ts', '<rootDir>/api/**/*.test.ts', '<rootDir>/bench/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
