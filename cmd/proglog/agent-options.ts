@@ -70,9 +70,17 @@ export const AGENT_USAGE = [
   'Runs one proglog node. Every flag may also be set in the YAML config file under the same name;',
   'flags override the file. Sizes take units (64MiB), durations too (500ms, 10s, 24h).',
   '',
-  '  --config-file FILE'.padEnd(34) + 'YAML file with any of the keys below',
-  ...AGENT_OPTIONS.map((o) => `  --${o.name}${o.kind === 'boolean' ? '' : ' VALUE'}`.padEnd(34) + o.help),
+  ...usageRows([
+    ['--config-file FILE', 'YAML file with any of the keys below'],
+    ...AGENT_OPTIONS.map((o): [string, string] => [`--${o.name}${o.kind === 'boolean' ? '' : ' VALUE'}`, o.help]),
+  ]),
 ].join('\n');
+
+/** Aligns the help column after the longest flag, so no flag runs into its text. */
+function usageRows(rows: [string, string][]): string[] {
+  const width = Math.max(...rows.map(([flag]) => flag.length)) + 2;
+  return rows.map(([flag, help]) => `  ${flag.padEnd(width)}${help}`);
+}
 
 function convert(spec: OptionSpec, raw: unknown): unknown {
   const key = spec.name;
