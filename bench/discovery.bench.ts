@@ -3,7 +3,8 @@
 // beside a baseline measured in this run:
 //   crash detection   vs. a graceful leave reaching everyone (one signed claim gossiped, no probing)
 //   join known by all vs. a tag update reaching everyone (one gossip round, no state sync)
-//   bytes/s at rest   vs. the bare transport (gossipsub heartbeats + one ping per probe interval, no membership)
+//   bytes/s at rest   vs. the bare transport (gossipsub heartbeats + one ping per probe interval, no membership),
+//                     with the bench's fast timings and with the LAN defaults
 import '../internal/polyfills.js';
 import net from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -13,7 +14,7 @@ import { Libp2pTransport } from '../internal/discovery/libp2p-transport.js';
 import { loadOrCreatePeerKey } from '../internal/discovery/peer-key.js';
 import { TestCluster, fastTimings } from '../internal/discovery/testkit/cluster.js';
 import { waitFor } from '../internal/discovery/testkit/wait-for.js';
-import type { MembershipTimings } from '../internal/discovery/index.js';
+import { defaultTimings, type MembershipTimings } from '../internal/discovery/index.js';
 import { median, percentile, progress, report } from './report.js';
 
 const bench = 'discovery';
@@ -41,6 +42,21 @@ async function bytesPerSecond(windowMs: number): Promise<number> {
 const names = Array.from({ length: nodes }, (_, i) => `n${i}`);
 const seenBy = (cluster: TestCluster, member: string, status: string, observers: string[]): boolean =>
   observers.every((o) => cluster.statusAt(o, member) === status);
+
+async function measureRest(t: MembershipTimings): Promise<number> {
+  const cluster = await TestCluster.create(t);
+  try {
+    await cluster.prepare(...names);
+    for (const n of names) await cluster.start(n);
+    await waitFor(() => cluster.allSeeAlive(names), 30_000, 'cluster formed');
+    // Let every node probe every other once, so all connections exist, before counting.
+    await new Promise((resolve) => setTimeout(resolve, t.probeIntervalMs * nodes));
+    progress(`at rest for ${restWindowMs} ms (probe ${t.probeIntervalMs} ms, sync ${t.syncIntervalMs} ms)`);
+    return (await bytesPerSecond(restWindowMs)) / nodes;
+  } finally {
+    await cluster.close();
+  }
+}
 
 async function measureMembership(): Promise<{ detect: number[]; leave: number[]; join: number[]; update: number[]; rest: number }> {
   const cluster = await TestCluster.create(timings);
@@ -93,7 +109,7 @@ async function measureMembership(): Promise<{ detect: number[]; leave: number[];
 }
 
 /** The same five libp2p endpoints with nothing but gossipsub heartbeats and one ping per probe interval. */
-async function measureBareTransport(): Promise<number> {
+async function measureBareTransport(timings: MembershipTimings): Promise<number> {
   const dirs: string[] = [];
   const transports: Libp2pTransport[] = [];
   const timers: NodeJS.Timeout[] = [];
@@ -122,7 +138,7 @@ async function measureBareTransport(): Promise<number> {
       );
     });
     // Let every pair connect and the gossipsub mesh settle before counting.
-    await new Promise((resolve) => setTimeout(resolve, 3 * timings.probeIntervalMs * nodes));
+    await new Promise((resolve) => setTimeout(resolve, timings.probeIntervalMs * nodes));
     return (await bytesPerSecond(restWindowMs)) / nodes;
   } finally {
     for (const t of timers) clearInterval(t);
@@ -138,14 +154,19 @@ async function main(): Promise<void> {
   );
   const m = await measureMembership();
   progress('bare transport');
-  const bare = await measureBareTransport();
+  const bare = await measureBareTransport(timings);
+  const lan: MembershipTimings = { ...defaultTimings };
+  progress('LAN default timings');
+  const lanRest = await measureRest(lan);
+  const lanBare = await measureBareTransport(lan);
 
   const leaveP50 = median(m.leave);
   report({ bench, figure: 'crash detected by all, p50', value: median(m.detect), unit: 'ms', baseline: 'graceful leave seen by all p50', baselineValue: leaveP50 });
   report({ bench, figure: 'crash detected by all, p99', value: percentile(m.detect, 99), unit: 'ms', baseline: 'graceful leave seen by all p99', baselineValue: percentile(m.leave, 99) });
   report({ bench, figure: 'new member known by all, p50', value: median(m.join), unit: 'ms', baseline: 'tag update seen by all p50', baselineValue: median(m.update) });
   report({ bench, figure: 'new member known by all, p99', value: percentile(m.join, 99), unit: 'ms', baseline: 'tag update seen by all p99', baselineValue: percentile(m.update, 99) });
-  report({ bench, figure: 'bytes per second per node at rest', value: m.rest, unit: 'B/s', baseline: 'bare transport (gossipsub + pings)', baselineValue: bare });
+  report({ bench, figure: 'bytes/s per node at rest (bench timings)', value: m.rest, unit: 'B/s', baseline: 'bare transport (gossipsub + pings)', baselineValue: bare });
+  report({ bench, figure: 'bytes/s per node at rest (LAN defaults)', value: lanRest, unit: 'B/s', baseline: 'bare transport (gossipsub + pings)', baselineValue: lanBare });
 }
 
 main().then(

@@ -204,3 +204,40 @@ describe('MemberTable: state sync', () => {
     expect(supersedes({ incarnation: 0, status: 'alive' }, undefined)).toBe(true);
   });
 });
+
+describe('MemberTable: Lifeguard suspicion', () => {
+  function fiveNodes(): MemberTable {
+    const t = table();
+    for (const n of ['a', 'b', 'c', 'd']) t.apply(alive(n, 1), 0);
+    return t;
+  }
+
+  test('a lone accuser gives the suspect three suspicion timeouts to refute', () => {
+    const t = fiveNodes();
+    t.apply(suspect('a', 1, 'b'), 0);
+    expect(t.tick(2999)).toEqual([]);
+    expect(t.tick(3000)).toEqual([{ name: 'a', incarnation: 1 }]);
+  });
+
+  test('independent confirmations bring the timeout down to the configured minimum', () => {
+    const t = fiveNodes();
+    t.apply(suspect('a', 1, 'b'), 0);
+    t.apply(suspect('a', 1, 'c'), 0);
+    t.apply(suspect('a', 1, 'd'), 0);
+    t.apply(suspect('a', 1, 'self'), 0);
+    expect(t.tick(999)).toEqual([]);
+    expect(t.tick(1000)).toEqual([{ name: 'a', incarnation: 1 }]);
+  });
+
+  test('the same accuser repeating itself is not a confirmation, nor is a suspicion of an older incarnation', () => {
+    const t = fiveNodes();
+    t.apply(alive('a', 2), 0);
+    t.apply(suspect('a', 2, 'b'), 0);
+    t.apply(suspect('a', 2, 'b'), 0);
+    t.apply(suspect('a', 1, 'c'), 0);
+    expect(t.hasAccused('a', 2, 'b')).toBe(true);
+    expect(t.hasAccused('a', 2, 'c')).toBe(false);
+    expect(t.get('a')!.incarnation).toBe(2);
+    expect(t.tick(2999)).toEqual([]);
+  });
+});

@@ -8,6 +8,7 @@
 import type { Signed } from './envelope.js';
 import type { Member, MemberStatus, MemberTags } from './member.js';
 import type { AliveClaim, Claim, FailedClaim, LeftClaim, SuspectClaim } from './message.js';
+import { expectedConfirmations, suspicionTimeout } from './suspicion.js';
 
 export type Verdict = SuspectClaim | FailedClaim | LeftClaim;
 
@@ -21,6 +22,8 @@ export interface MemberRecord {
   verdict?: Signed<Verdict>;
   /** When the status last changed: the start of a suspicion or of a tombstone. */
   since: number;
+  /** Members who independently suspected it at the current incarnation (the first accuser included). */
+  accusers?: ReadonlySet<string>;
 }
 
 export type TableEvent =
@@ -96,6 +99,12 @@ export class MemberTable {
     this.leaving = true;
     const self = this.self;
     this.records.set(this.selfName, { ...self, status: 'left', incarnation: signed.claim.incarnation, verdict: signed, since: now });
+  }
+
+  /** True if `name` is suspect at `incarnation` and `accuser` already said so. */
+  hasAccused(name: string, incarnation: number, accuser: string): boolean {
+    const r = this.records.get(name);
+    return r?.status === 'suspect' && r.incarnation === incarnation && (r.accusers?.has(accuser) ?? false);
   }
 
   /** Applies a verified claim received from the network. */
@@ -180,11 +189,24 @@ export class MemberTable {
     // Nothing can be said about a member nobody announced: there would be no tags, address or peer id.
     if (!cur) return [];
     const status: MemberStatus = claim.type;
-    if (!supersedes({ incarnation: claim.incarnation, status }, cur)) return [];
-    // A tombstone is final for its incarnation; a suspicion cannot reopen it.
-    if (claim.type === 'suspect' && (cur.status === 'failed' || cur.status === 'left')) return [];
+    if (claim.incarnation < cur.incarnation) return [];
+    if (claim.type === 'suspect') {
+      // A tombstone is final: a suspicion cannot reopen it.
+      if (cur.status === 'failed' || cur.status === 'left') return [];
+      // Another member independently suspects the same incarnation: a confirmation that shortens the timeout.
+      if (cur.status === 'suspect' && claim.incarnation === cur.incarnation) {
+        if (cur.accusers?.has(claim.from)) return [];
+        this.records.set(claim.name, { ...cur, accusers: new Set([...(cur.accusers ?? []), claim.from]) });
+        return [];
+      }
+    } else if (!supersedes({ incarnation: claim.incarnation, status }, cur)) {
+      return [];
+    }
     const wasLive = cur.status === 'alive' || cur.status === 'suspect';
-    this.records.set(claim.name, { ...cur, status, incarnation: claim.incarnation, verdict: signed, since: now });
+    const { accusers: _previous, ...rest } = cur;
+    const next: MemberRecord = { ...rest, status, incarnation: claim.incarnation, verdict: signed, since: now };
+    if (claim.type === 'suspect') next.accusers = new Set([claim.from]);
+    this.records.set(claim.name, next);
     switch (claim.type) {
       case 'suspect':
         return cur.status === 'suspect' ? [] : [{ kind: 'suspect', name: claim.name }];
@@ -202,9 +224,11 @@ export class MemberTable {
    */
   tick(now: number): { name: string; incarnation: number }[] {
     const expired: { name: string; incarnation: number }[] = [];
+    const expected = expectedConfirmations(this.others('alive', 'suspect').length + 1);
     for (const r of this.records.values()) {
       if (r.name === this.selfName) continue;
-      if (r.status === 'suspect' && now - r.since >= this.timings.suspicionTimeoutMs) {
+      const confirmations = Math.max(0, (r.accusers?.size ?? 1) - 1);
+      if (r.status === 'suspect' && now - r.since >= suspicionTimeout(this.timings.suspicionTimeoutMs, confirmations, expected)) {
         expired.push({ name: r.name, incarnation: r.incarnation });
       } else if ((r.status === 'failed' || r.status === 'left') && now - r.since >= this.timings.reapTimeoutMs) {
         this.records.delete(r.name);

@@ -12,6 +12,7 @@ import {
   ExchangeRefusedError,
   JoinError,
   MalformedMessageError,
+  MembershipConfigError,
   MembershipStoppedError,
   RejectedMessageError,
   SignerMismatchError,
@@ -29,12 +30,15 @@ import {
   type WireEntry,
 } from './exchange.js';
 import { Awareness } from './awareness.js';
-import { Libp2pTransport } from './libp2p-transport.js';
+import { Libp2pTransport, type Libp2pTransportOptions } from './libp2p-transport.js';
 import { MemberTable, type MemberRecord, type SyncEntry, type TableEvent, type Verdict } from './member-table.js';
 import type { Member, MemberTags, MembershipHandler } from './member.js';
 import type { AliveClaim, Claim } from './message.js';
 import { loadOrCreatePeerKey, nextIncarnation, saveIncarnation } from './peer-key.js';
 import type { GossipVerdict, MembershipTransport, PeerAddress } from './transport.js';
+
+/** The seam to the network: libp2p in production, an in-memory network in protocol tests. */
+export type TransportFactory = (options: Libp2pTransportOptions) => Promise<MembershipTransport>;
 
 function shuffle<T>(xs: T[]): T[] {
   for (let i = xs.length - 1; i > 0; i--) {
@@ -79,8 +83,11 @@ export class Membership {
     this.tickMs = Math.max(10, Math.min(100, Math.floor(timings.suspicionTimeoutMs / 10)));
   }
 
-  /** Starts the node, joins through `startJoinAddrs` (state sync with each), and starts probing. */
-  static async start(cfg: MembershipConfig): Promise<Membership> {
+  /**
+   * Starts the node, joins through `startJoinAddrs` (state sync with each), and starts probing.
+   * `openTransport` is for tests: everything else in proglog uses the libp2p default.
+   */
+  static async start(cfg: MembershipConfig, openTransport: TransportFactory = (o) => Libp2pTransport.start(o)): Promise<Membership> {
     validateConfig(cfg);
     const timings = resolveTimings(cfg.timings);
     const trust = new ClusterTrust(cfg.tls.caPem);
@@ -90,7 +97,7 @@ export class Membership {
 
     // The transport asks who a peer is (for link faults) before the table exists; answer from it once it does.
     let table: MemberTable | undefined;
-    const transport = await Libp2pTransport.start({
+    const transport = await openTransport({
       bindAddr: cfg.bindAddr,
       privateKey,
       gossipIntervalMs: timings.gossipIntervalMs,
@@ -101,6 +108,8 @@ export class Membership {
         nameOf: (peerId) => table?.others('alive', 'suspect', 'failed', 'left').find((r) => r.alive.claim.peerId === peerId)?.name,
         peerIdOf: (name) => table?.get(name)?.alive.claim.peerId,
       },
+    }).catch((err: unknown) => {
+      throw new MembershipConfigError(`cannot listen on ${cfg.bindAddr}: ${(err as Error).message}`, { cause: err });
     });
     const self = identity.seal<AliveClaim>({
       type: 'alive',
@@ -355,6 +364,7 @@ export class Membership {
           break;
         case 'join':
           this.notify(() => h?.join(e.name, { ...e.tags }));
+          this.warmUp(e.name);
           break;
         case 'update':
           this.notify(() => h?.update?.(e.name, { ...e.tags }));
@@ -370,6 +380,16 @@ export class Membership {
           break;
       }
     }
+  }
+
+  /**
+   * Connects to a new member at once rather than at its first probe: gossip published by either side then
+   * reaches the other directly instead of waiting for the mesh to graft it (a heartbeat or more).
+   */
+  private warmUp(name: string): void {
+    const r = this.table.get(name);
+    if (!r || this.stopped) return;
+    void this.track(this.transport.ping(addressOf(r), this.exchangeTimeoutMs)).catch(() => undefined);
   }
 
   // Handler calls run one at a time, in order; a throwing handler does not stop the ones after it.
@@ -491,9 +511,16 @@ export class Membership {
     }
     this.awareness.degraded();
     const now = this.table.get(target.name);
-    // Only suspect what we probed: a refutation that arrived meanwhile made this probe stale.
-    if (!this.stopped && now && now.status === 'alive' && now.incarnation === target.incarnation) {
-      this.declare({ type: 'suspect', name: target.name, incarnation: target.incarnation, from: this.cfg.nodeName });
+    // Only accuse what we probed: a refutation that arrived meanwhile made this probe stale. If someone else
+    // suspects it already, our accusation is an independent confirmation (see suspicion.ts).
+    const self = this.cfg.nodeName;
+    if (
+      !this.stopped &&
+      now &&
+      now.incarnation === target.incarnation &&
+      (now.status === 'alive' || (now.status === 'suspect' && !this.table.hasAccused(now.name, now.incarnation, self)))
+    ) {
+      this.declare({ type: 'suspect', name: target.name, incarnation: target.incarnation, from: self });
     }
   }
 

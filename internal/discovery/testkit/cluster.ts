@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { MembershipTimings, MembershipTls } from '../config.js';
 import { LinkFaults } from '../link-faults.js';
 import type { MemberStatus, MemberTags, MembershipHandler } from '../member.js';
-import { Membership } from '../membership.js';
+import { Membership, type TransportFactory } from '../membership.js';
 import type { RejectedMessageError } from '../errors.js';
 import { createTestCa, type TestCa } from './certs.js';
 
@@ -91,12 +91,13 @@ export class TestCluster {
   private constructor(
     readonly ca: TestCa,
     private readonly timings: Partial<MembershipTimings>,
+    private readonly openTransport?: TransportFactory,
   ) {}
 
   /** Clusters share one CA and reuse each node name's certificate: RSA key generation dominates start-up. */
-  static async create(timings: Partial<MembershipTimings> = fastTimings): Promise<TestCluster> {
+  static async create(timings: Partial<MembershipTimings> = fastTimings, openTransport?: TransportFactory): Promise<TestCluster> {
     sharedCa ??= createTestCa().then(memoizeIssue);
-    return new TestCluster(await sharedCa, timings);
+    return new TestCluster(await sharedCa, timings, openTransport);
   }
 
   /** Issues certificates for all names at once (key generation runs in parallel off the event loop). */
@@ -112,7 +113,8 @@ export class TestCluster {
     const events = new EventRecorder();
     const faults = new LinkFaults();
     const rejected: RejectedMessageError[] = [];
-    const membership = await Membership.start({
+    const membership = await Membership.start(
+      {
       nodeName: name,
       bindAddr: '127.0.0.1:0',
       tags: { rpc_addr: `127.0.0.1:${8400 + this.nodes.size}`, ...opts.tags } as MemberTags,
@@ -124,7 +126,9 @@ export class TestCluster {
       faults,
       onRejected: (e) => rejected.push(e),
       ...(opts.preSharedKey ? { preSharedKey: opts.preSharedKey } : {}),
-    });
+      },
+      ...(this.openTransport ? [this.openTransport] : []),
+    );
     const node = { name, membership, events, faults, dataDir, rejected };
     this.nodes.set(name, node);
     return node;

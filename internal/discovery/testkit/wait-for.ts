@@ -42,10 +42,16 @@ export class InvariantBrokenError extends Error {
  * Checks that `cond` keeps holding for `durationMs`, failing the moment it does not: how a test proves that
  * something (a false suspicion, a resurrection) does not happen within a window.
  */
-export async function holdsFor(cond: () => boolean, durationMs: number, what = 'invariant', pollMs = 20): Promise<void> {
+export async function holdsFor(
+  cond: () => boolean,
+  durationMs: number,
+  what = 'invariant',
+  pollMs = 20,
+  explain: () => string = () => '',
+): Promise<void> {
   const start = Date.now();
   for (;;) {
-    if (!cond()) throw new InvariantBrokenError(what, Date.now() - start);
+    if (!cond()) throw new InvariantBrokenError(`${what} ${explain()}`.trim(), Date.now() - start);
     if (Date.now() - start >= durationMs) return;
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
