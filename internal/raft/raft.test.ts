@@ -449,6 +449,22 @@ describe('snapshots', () => {
     expect(n.raw.raft.log.committed).toBe(50);
   });
 
+  test('a transfer that starts over resumes where the follower is (same snapshot, same bytes)', () => {
+    const n = startNode('n2', MemoryStorage.bootstrap(three));
+    const meta = { index: 50, term: 3, confState: { voters: three, learners: [] } };
+    const chunk = (offset: number, text: string, done = false): SnapshotMessage => ({
+      type: 'snapshot', from: 'n1', to: 'n2', term: 3, meta, offset, data: enc.encode(text), done,
+    });
+    n.raw.step(chunk(0, 'abcd'));
+    n.raw.step(chunk(4, 'efgh'));
+    drain(n);
+    n.raw.step(chunk(0, 'abcd'));
+    expect(drain(n)).toEqual([expect.objectContaining({ type: 'snapshotResponse', offset: 8, reject: false })]);
+    n.raw.step(chunk(8, 'ij', true));
+    drain(n);
+    expect(n.storage.snapshot().data).toEqual(enc.encode('abcdefghij'));
+  });
+
   test('a snapshot the follower no longer needs is answered with its commit index, not installed', () => {
     const net = new TestNet(three);
     net.elect('n1');

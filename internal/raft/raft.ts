@@ -421,6 +421,8 @@ export class Raft {
           pr.becomeProbe();
           return;
         }
+        // A late acknowledgement of an earlier chunk tells us nothing new.
+        if (m.offset < pr.snapshotOffset) return;
         pr.snapshotOffset = m.offset;
         pr.snapshotChunkSent = false;
         pr.snapshotStall = 0;
@@ -502,13 +504,16 @@ export class Raft {
       return;
     }
     const r = this.receipt;
-    if (m.offset === 0) {
+    // Snapshots with the same index and term hold the same bytes, so a transfer restarted (or a late duplicate
+    // of its first chunk) resumes where we are instead of starting over.
+    const same = r !== null && r.meta.index === meta.index && r.meta.term === meta.term;
+    if (m.offset === 0 && !(same && r.received > 0)) {
       this.receipt = { meta, chunks: [], received: 0 };
-    } else if (!r || r.meta.index !== meta.index || r.meta.term !== meta.term || m.offset > r.received) {
+    } else if (!same || m.offset > r.received) {
       this.send({ type: 'snapshotResponse', from: this.id, to: m.from, term: this.term, snapshotIndex: meta.index, offset: 0, reject: true });
       return;
     } else if (m.offset < r.received) {
-      // A duplicate of a chunk we have: repeat our acknowledgement.
+      // A chunk we have: tell the leader where to continue.
       this.send({ type: 'snapshotResponse', from: this.id, to: m.from, term: this.term, snapshotIndex: meta.index, offset: r.received, reject: false });
       return;
     }

@@ -9,7 +9,13 @@ const e = (index: number, term: number, text: string): Entry => ({ index, term, 
 
 /** A stand-in for a node whose log holds `terms` (index 1..n) with the given commit index. */
 function fakeNode(id: string, term: number, terms: number[], committed: number): RawNode {
-  const log = { committed, firstIndex: () => 1, lastIndex: () => terms.length, term: (i: number) => (i === 0 ? 0 : terms[i - 1]!) };
+  const log = {
+    committed,
+    firstIndex: () => 1,
+    lastIndex: () => terms.length,
+    lastTerm: () => (terms.length === 0 ? 0 : terms[terms.length - 1]!),
+    term: (i: number) => (i === 0 ? 0 : terms[i - 1]!),
+  };
   return { id, raft: { term, log } } as unknown as RawNode;
 }
 
@@ -79,6 +85,8 @@ describe('SafetyChecker', () => {
     expect(() => c.onLeaderView(leader, follower([1, 2]))).toThrow(/holds 3 entries/);
     // A follower already in a later term may have been rewritten by a newer leader: not this leader's concern.
     expect(() => c.onLeaderView(leader, follower([1, 2, 5], 5))).not.toThrow();
+    // Nor is one back in our term after a torn write, with a newer leader's entries on disk.
+    expect(() => c.onLeaderView(leader, follower([1, 2, 5], 4))).not.toThrow();
   });
 
   test('catches a read that misses a write acknowledged before it began (linearizability)', () => {

@@ -154,6 +154,10 @@ export class SafetyChecker {
       if (id === leader.id || pr.match === 0) continue;
       const f = follower(id)?.raft;
       if (!f || f.term !== r.term) continue;
+      // A follower that crashed mid-write may be back in our term with entries from a newer leader already on
+      // disk (its new term never made it): our old acknowledgement from it is stale, and harmless, because that
+      // newer leader was elected by a majority that will not acknowledge us.
+      if (f.log.lastTerm() > r.term) continue;
       const m = pr.match;
       if (m < f.log.firstIndex() - 1 || m < r.log.firstIndex() - 1) continue;
       if (m > f.log.lastIndex()) this.fail(`${leader.id} believes ${id} holds ${m} entries, it has ${f.log.lastIndex()}`);

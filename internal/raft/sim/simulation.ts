@@ -3,7 +3,7 @@
 // heal and liveness is checked: a leader is elected and a new proposal commits within a bounded number of ticks.
 import { RaftError } from '../errors.js';
 import { SeededRandom } from '../random.js';
-import type { ConfChange, NodeId } from '../types.js';
+import { NONE, type ConfChange, type NodeId } from '../types.js';
 import { SafetyViolation } from './checker.js';
 import { Cluster, DEFAULT_CLUSTER_OPTIONS, type ClusterOptions } from './cluster.js';
 import { RELIABLE } from './network.js';
@@ -232,6 +232,20 @@ export function runSimulation(o: SimOptions): SimResult {
     if (res.ticks === 0) {
       res.ok = false;
       res.error = `liveness: no leader committed a proposal within ${o.livenessTicks} ticks after healing at tick ${healedAt}`;
+    } else if (opts.preVote && opts.checkQuorum) {
+      // Stability: in a healthy cluster nobody (a rejoining node, a removed one) may depose the leader.
+      // A leadership transfer asked for during the chaos may still complete first (its timeoutNow may even be
+      // still on the way, delayed): that change is legitimate, so let the chaos's messages drain first.
+      const settling = (): boolean => c.net.pending() > 0 || c.leader()?.raw?.raft.leadTransferee !== NONE;
+      for (let t = 0; t < 2 * opts.electionTick && settling(); t++) c.tick();
+      const leader = c.leader()!;
+      const term = leader.raw!.raft.term;
+      for (let t = 0; t < 3 * opts.electionTick; t++) c.tick();
+      const now = c.leader();
+      if (now !== leader || leader.raw?.raft.term !== term) {
+        res.ok = false;
+        res.error = `stability: ${leader.id} led term ${term} in a healthy cluster, then ${now?.id ?? 'nobody'} led term ${now?.raw?.raft.term ?? '-'}`;
+      }
     }
   } catch (e) {
     res.ok = false;
