@@ -1,6 +1,6 @@
 // What a normal Raft entry carries: a command for the replicated state machine.
-//   append      a batch of records for one topic, tagged with who proposed it so the proposer can answer
-//               its callers once it is applied
+//   append      a batch of records for one topic, tagged with who proposed it (node and process session)
+//               and a proposal id, so the proposer can answer its callers once it is applied
 //   setAddress  where a member listens (also carried by membership changes' context; this form lets a
 //               bootstrapped node, which joined by no membership change, announce itself)
 

@@ -4,10 +4,10 @@
 
 export {
   ReplicatedLog,
+  MAX_PRODUCE_BYTES,
   LeaderTimeoutError,
   MembershipChangeError,
   MissingPeerTlsError,
-  ReadBarrierTimeoutError,
   type ReplicatedLogConfig,
   type ReplicatedLogStats,
 } from './replicated-log.js';
@@ -15,6 +15,7 @@ export { TlsTransport, RAFT_CONNECTION_BYTE, type PeerTlsConfig, type TlsTranspo
 export { MemoryNetwork, MemoryTransport } from './memory-transport.js';
 export {
   BadPeerAddressError,
+  PeerNotAuthorizedError,
   PeerUnreachableError,
   SnapshotRejectedError,
   SnapshotStreamError,
@@ -27,7 +28,7 @@ export {
   type Transport,
 } from './transport.js';
 export { listenForPeers, routeRaftConnection, type PeerListener, type PeerConnectionAcceptor } from './peer-listener.js';
-export { RaftStorage, type RaftStorageOptions, type TrailingEntries } from './raft-storage.js';
+export { RaftStorage, RaftLogGapError, type RaftStorageOptions, type TrailingEntries } from './raft-storage.js';
 export { TopicStateMachine, StateMachineDivergedError, SnapshotIncompleteError } from './topic-state-machine.js';
 export { decodeMessage, encodeMessage } from './message-codec.js';
 export { DataDirOwnerError, memberName } from './node-identity.js';

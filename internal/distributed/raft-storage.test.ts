@@ -110,4 +110,15 @@ describe('RaftStorage', () => {
     const r2 = await reopen(r);
     expect(r2.initialState().hardState.commit).toBe(9);
   });
+
+  test('persistCommit makes a commit index durable at once (before a membership change is applied)', async () => {
+    const s = await open();
+    await s.setHardState({ term: 3, vote: 'a#1', commit: 2 });
+    await s.setHardState({ term: 3, vote: 'a#1', commit: 7 });
+    await s.persistCommit(7);
+    // A lower commit reported later never moves it back.
+    await s.setHardState({ term: 4, vote: '', commit: 5 });
+    const r = await reopen(s);
+    expect(r.initialState().hardState).toEqual({ term: 4, vote: '', commit: 7 });
+  });
 });

@@ -33,6 +33,18 @@ export interface RaftStorageOptions {
 
 const ENTRY_LOG_MAX_RECORD_BYTES = 64 * 1024 * 1024;
 
+/** The core asked to append entries that do not continue the stored log (a bug, never a normal condition). */
+export class RaftLogGapError extends Error {
+  readonly code = 'RAFT_LOG_GAP';
+  constructor(
+    readonly index: number,
+    readonly next: number,
+  ) {
+    super(`raft log gap: appending index ${index} but the log continues at ${next}`);
+    this.name = 'RaftLogGapError';
+  }
+}
+
 /** How much of the log a compaction keeps behind a snapshot, for followers that are only a little behind. */
 export interface TrailingEntries {
   entries: number;
@@ -43,6 +55,7 @@ export class RaftStorage implements Storage {
   private readonly view: MemoryStorage;
   private hard: HardState;
   private sinceSnapshotBytes = 0;
+  private persistedCommit: number;
 
   private constructor(
     readonly dir: string,
@@ -54,6 +67,7 @@ export class RaftStorage implements Storage {
   ) {
     this.view = view;
     this.hard = hard;
+    this.persistedCommit = hard.commit;
   }
 
   static async open(dir: string, options: RaftStorageOptions = {}): Promise<RaftStorage> {
@@ -134,7 +148,7 @@ export class RaftStorage implements Storage {
     const first = entries[0]!.index;
     if (first < this.log.nextOffset()) await this.log.truncateSuffix(first);
     if (first !== this.log.nextOffset()) {
-      throw new Error(`raft log gap: appending index ${first} but the log continues at ${this.log.nextOffset()}`);
+      throw new RaftLogGapError(first, this.log.nextOffset());
     }
     const written = this.log.appendBatch(entries.map(encodeStoredEntry));
     for (const e of entries) this.sinceSnapshotBytes += e.data.length;
@@ -143,12 +157,28 @@ export class RaftStorage implements Storage {
     this.view.append(entries);
   }
 
-  /** Term and vote must be durable before the messages of the same Ready leave; commit alone need not be. */
+  /**
+   * Term and vote must be durable before the messages of the same Ready leave. The commit index alone is
+   * written only when it must be (see persistCommit) or on close: it can be relearned from the leader.
+   */
   async setHardState(hs: HardState): Promise<void> {
     const termOrVoteChanged = hs.term !== this.hard.term || hs.vote !== this.hard.vote;
-    this.hard = { ...hs };
-    this.view.setHardState(hs);
-    if (termOrVoteChanged) await this.hardStateFile.write(hs);
+    this.hard = { ...hs, commit: Math.max(hs.commit, this.hard.commit) };
+    this.view.setHardState(this.hard);
+    if (termOrVoteChanged) await this.hardStateFile.write(this.hard);
+  }
+
+  /**
+   * Makes the knowledge that `index` is committed durable. Called before a membership change is applied:
+   * a node restarted with a commit index below a change it had applied would come back with the older
+   * membership, and could (say, alone in its old view) elect itself beside the real cluster.
+   */
+  async persistCommit(index: number): Promise<void> {
+    if (index <= this.persistedCommit) return;
+    this.hard = { ...this.hard, commit: Math.max(this.hard.commit, index) };
+    this.view.setHardState(this.hard);
+    await this.hardStateFile.write(this.hard);
+    this.persistedCommit = this.hard.commit;
   }
 
   /** Persists the latest commit index too (on close), so a restart re-applies less from the leader. */

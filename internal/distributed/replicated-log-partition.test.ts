@@ -2,6 +2,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { InvalidTopicError, RecordTooLargeError } from '../log/index.js';
 import { NotLeaderError } from '../server/log-service.js';
 import { MemoryNetwork } from './memory-transport.js';
 import { ReplicatedLog } from './replicated-log.js';
@@ -64,6 +65,9 @@ describe('ReplicatedLog under partitions', () => {
     // Without a quorum the old leader cannot commit: its produce is never acknowledged as a success.
     const stranded = a.produce('t', [enc('stranded')]);
     stranded.catch(() => {});
+    // Nor can it confirm its leadership for a linearizable read; a local read still answers.
+    await expect(a.read('t', 0, { linearizable: true })).rejects.toBeInstanceOf(NotLeaderError);
+    expect(Buffer.from(await a.read('t', 0)).toString()).toBe('before');
     await waitUntil('a new leader among b and c', () => nodes.get('b')!.isLeader() || nodes.get('c')!.isLeader());
     const leader = nodes.get('b')!.isLeader() ? nodes.get('b')! : nodes.get('c')!;
     await waitUntil('a steps down (check quorum)', () => !a.isLeader());
@@ -80,9 +84,20 @@ describe('ReplicatedLog under partitions', () => {
     network.isolate(c.raftId, names.map((n) => nodes.get(n)!.raftId));
     for (let i = 0; i < 20; i++) await a.produce('t', [enc(`r${i}`)]);
     expect(await contents(c, 't')).toEqual([]);
+    // Cut off from the leader it cannot serve a linearizable read: it says so instead of answering stale.
+    await expect(c.readRange('t', 0, {}, { linearizable: true })).rejects.toBeInstanceOf(NotLeaderError);
     network.heal();
     await waitUntil('c catches up', async () => (await contents(c, 't')).length === 20);
     expect(a.isLeader()).toBe(true);
+  });
+
+  test('a produce too large for one Raft entry is refused with a typed error and the leader carries on', async () => {
+    const a = nodes.get('a')!;
+    const many = Array.from({ length: 9 }, () => Buffer.alloc(1024 * 1024));
+    await expect(a.produce('t', many)).rejects.toBeInstanceOf(RecordTooLargeError);
+    await expect(a.produce('t', [Buffer.alloc(2 * 1024 * 1024)])).rejects.toBeInstanceOf(RecordTooLargeError);
+    await expect(a.produce('bad/topic', [enc('x')])).rejects.toBeInstanceOf(InvalidTopicError);
+    expect(await a.produce('t', [enc('fine')])).toBe(0);
   });
 
   test('join refuses a node that is someone else, and a follower cannot change membership', async () => {

@@ -12,7 +12,7 @@
 // Produce calls arriving meanwhile are batched (proposal-batcher.ts) into the next Ready, so the number of
 // fsyncs per record falls as concurrency rises.
 
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import type net from 'node:net';
 import path from 'node:path';
 import {
@@ -45,6 +45,7 @@ import {
 import { NotLeaderError, type LogService, type ReadOptions, type ServerInfo } from '../server/log-service.js';
 import { decodeCommand, encodeCommand } from './command-codec.js';
 import { decodeMessage, encodeMessage } from './message-codec.js';
+import { decodeReadIndexMessage, encodeReadIndexMessage, isReadIndexMessage } from './read-index-message.js';
 import { loadOrCreateRaftId, memberName } from './node-identity.js';
 import { ProposalBatcher } from './proposal-batcher.js';
 import { RaftStorage } from './raft-storage.js';
@@ -90,6 +91,9 @@ export interface ReplicatedLogConfig {
   logger?: { error(obj: object, msg: string): void };
 }
 
+/** The most record bytes one produce call may carry (all of them travel in one Raft entry). */
+export const MAX_PRODUCE_BYTES = 8 * 1024 * 1024;
+
 export class LeaderTimeoutError extends Error {
   readonly code = 'NO_LEADER';
   constructor(readonly timeoutMs: number) {
@@ -114,14 +118,6 @@ export class MissingPeerTlsError extends Error {
   }
 }
 
-export class ReadBarrierTimeoutError extends Error {
-  readonly code = 'READ_BARRIER_TIMEOUT';
-  constructor(readonly timeoutMs: number) {
-    super(`leadership not confirmed within ${timeoutMs} ms for a linearizable read`);
-    this.name = 'ReadBarrierTimeoutError';
-  }
-}
-
 /** Counters for tests and operators. */
 export interface ReplicatedLogStats {
   snapshotsTaken: number;
@@ -139,14 +135,20 @@ interface Waiter {
 
 interface ReadBarrier {
   context: string;
-  callers: Array<{ resolve: () => void; reject: (err: unknown) => void }>;
+  callers: Array<{ resolve: (index: number) => void; reject: (err: unknown) => void }>;
   timer: NodeJS.Timeout | undefined;
-  readIndex: number | undefined;
+}
+
+interface ForwardedRead {
+  resolve: (index: number) => void;
+  reject: (err: unknown) => void;
+  timer: NodeJS.Timeout;
 }
 
 export class ReplicatedLog implements LogService {
   private readonly tickTimer: NodeJS.Timeout;
   private readonly batcher: ProposalBatcher;
+  private readonly proposerId: string;
   private leader: string = NONE;
   private role: Role = 'follower';
   private applied: number;
@@ -162,6 +164,7 @@ export class ReplicatedLog implements LogService {
   private readSeq = 0;
   private queuedBarrier: ReadBarrier | undefined;
   private readonly barriers = new Map<string, ReadBarrier>();
+  private readonly forwardedReads = new Map<string, ForwardedRead>();
   // Snapshot transfers (leader side): the data streams first, the core's snapshot message follows it.
   private readonly streamedTo = new Map<string, number>();
   private readonly streamingTo = new Set<string>();
@@ -192,7 +195,10 @@ export class ReplicatedLog implements LogService {
     this.snapshotEveryBytes = config.snapshotEveryBytes ?? 64 * 1024 * 1024;
     this.snapshotKeepBytes = config.snapshotKeepBytes ?? 16 * 1024 * 1024;
     this.maxRecordBytes = config.log?.maxRecordBytes ?? 1024 * 1024;
-    this.batcher = new ProposalBatcher(raftId, (commands) => this.proposeCommands(commands), config.maxEntryBytes);
+    // Proposal ids restart at 1 with the process: the session tag keeps an entry proposed before a restart
+    // (and re-applied after it) from answering a new call that reuses its id.
+    this.proposerId = `${raftId}/${randomBytes(4).toString('hex')}`;
+    this.batcher = new ProposalBatcher(this.proposerId, (commands) => this.proposeCommands(commands), config.maxEntryBytes);
     transport.onFrame((from, frame) => this.onFrame(from, frame));
     transport.onSnapshot((from, header, chunks) => this.onSnapshotStream(from, header, chunks));
     transport.onHello((id, addr) => {
@@ -204,6 +210,7 @@ export class ReplicatedLog implements LogService {
     const cs = storage.initialState().confState;
     // Alone in the cluster: no reason to wait an election timeout.
     this.campaignAlone = cs.voters.length === 1 && cs.voters[0] === raftId && cs.learners.length === 0;
+    if (this.campaignAlone) this.campaignIfAlone();
     this.schedule();
   }
 
@@ -257,17 +264,24 @@ export class ReplicatedLog implements LogService {
         this.node.advance(rd);
         this.notifyApplied();
         await this.maybeSnapshot();
-        if (this.campaignAlone) {
-          // Only once the bootstrap entries are applied does the core let us campaign.
-          if (this.leader !== NONE) this.campaignAlone = false;
-          else this.node.campaign();
-        }
+        if (this.campaignAlone) this.campaignIfAlone();
       }
     } catch (err) {
       this.fail(err instanceof Error ? err : new Error(String(err)));
     } finally {
       this.loopRunning = false;
     }
+  }
+
+  /**
+   * A single voter need not wait an election timeout. Only while the membership really is just us (a
+   * restarted bootstrap node learns the rest as it re-applies its log) and no campaign is under way.
+   */
+  private campaignIfAlone(): void {
+    const st = this.node.status();
+    const alone = st.confState.voters.length === 1 && st.confState.voters[0] === this.raftId;
+    if (!alone || this.leader !== NONE) this.campaignAlone = false;
+    else if (st.softState.role === 'follower') this.node.campaign();
   }
 
   private async handleReady(rd: Ready): Promise<void> {
@@ -434,7 +448,13 @@ export class ReplicatedLog implements LogService {
 
   async produce(topic: string, values: Uint8Array[]): Promise<number> {
     validateTopic(topic);
-    for (const v of values) if (v.length > this.maxRecordBytes) throw new RecordTooLargeError(v.length, this.maxRecordBytes);
+    let total = 0;
+    for (const v of values) {
+      if (v.length > this.maxRecordBytes) throw new RecordTooLargeError(v.length, this.maxRecordBytes);
+      total += v.length;
+    }
+    // One call is one Raft entry at least: it must fit a record of the Raft entry log.
+    if (total > MAX_PRODUCE_BYTES) throw new RecordTooLargeError(total, MAX_PRODUCE_BYTES);
     this.requireLeader();
     if (values.length === 0) {
       const logs = this.fsm.logs();
@@ -456,7 +476,7 @@ export class ReplicatedLog implements LogService {
       }
       if (command?.kind === 'append') {
         const outcome = await this.fsm.applyAppend(command.topic, command.records);
-        if (command.proposer === this.raftId) {
+        if (command.proposer === this.proposerId) {
           if ('firstOffset' in outcome) this.batcher.applied(command.proposalId, outcome.firstOffset);
           else this.batcher.fail(command.proposalId, outcome.error);
         }
@@ -464,6 +484,8 @@ export class ReplicatedLog implements LogService {
         this.learnAddress(command.nodeId, command.addr);
       }
     } else if (e.type === 'confChange') {
+      // The core applies the change in advance(); a restart must not forget that it was committed.
+      await this.storage.persistCommit(e.index);
       const cc = decodeConfChange(e.data);
       if (cc.type === 'removeNode') {
         if (cc.nodeId !== this.raftId) this.transport.removePeer(cc.nodeId);
@@ -486,19 +508,19 @@ export class ReplicatedLog implements LogService {
       this.appliedWaiters = this.appliedWaiters.filter((w) => w.index > this.applied);
       for (const w of ready) w.resolve();
     }
-    for (const b of this.barriers.values()) {
-      if (b.readIndex !== undefined && b.readIndex <= this.applied) this.finishBarrier(b);
-    }
     for (const l of this.applyListeners.splice(0)) l();
   }
 
-  /** Resolves once `index` is applied; rejects after `timeoutMs`, or when this node stops leading or closes. */
-  private waitApplied(index: number, timeoutMs: number): Promise<void> {
+  /**
+   * Resolves once `index` is applied; rejects with `onTimeout()` after `timeoutMs`, or when this node stops
+   * leading or closes.
+   */
+  private waitApplied(index: number, timeoutMs: number, onTimeout: () => Error): Promise<void> {
     if (index <= this.applied) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.appliedWaiters = this.appliedWaiters.filter((w) => w !== waiter);
-        reject(new MembershipChangeError(`entry ${index} not applied within ${timeoutMs} ms`));
+        reject(onTimeout());
       }, timeoutMs);
       const waiter: Waiter = {
         index,
@@ -596,8 +618,16 @@ export class ReplicatedLog implements LogService {
     else this.transport.send(m.to, encodeMessage(m));
   }
 
-  private onFrame(_from: string, frame: Uint8Array): void {
+  private onFrame(from: string, frame: Uint8Array): void {
     if (this.closed) return;
+    if (isReadIndexMessage(frame)) {
+      try {
+        this.onReadIndexMessage(from, frame);
+      } catch {
+        // Malformed: the asker times out.
+      }
+      return;
+    }
     let m: Message;
     try {
       m = decodeMessage(frame);
@@ -653,7 +683,7 @@ export class ReplicatedLog implements LogService {
       try {
         const index = this.node.proposeConfChange(cc);
         this.schedule();
-        await this.waitApplied(index, Math.max(1, deadline - Date.now()));
+        await this.waitApplied(index, Math.max(1, deadline - Date.now()), () => new MembershipChangeError(`entry ${index} not applied within ${timeoutMs} ms`));
         const cs = this.members();
         const member = cs.voters.includes(cc.nodeId) || cs.learners.includes(cc.nodeId);
         if (member === (cc.type === 'removeNode')) {
@@ -686,10 +716,7 @@ export class ReplicatedLog implements LogService {
     }
     cs = this.members();
     if (cs.voters.includes(raftId)) {
-      if (this.fsm.addresses.get(raftId) !== addr) {
-        this.node.propose(encodeSetAddress(raftId, addr));
-        this.schedule();
-      }
+      if (this.fsm.addresses.get(raftId) !== addr) this.proposeCommands([encodeSetAddress(raftId, addr)]);
       return;
     }
     if (!cs.learners.includes(raftId)) await this.changeMembership({ type: 'addLearner', nodeId: raftId, context: addr }, timeoutMs);
@@ -724,19 +751,33 @@ export class ReplicatedLog implements LogService {
 
   // ---- reads ----
 
-  /** Resolves once this node has applied everything committed before the call (ReadIndex); leader only. */
-  readBarrier(timeoutMs = 2 * this.electionTicks * this.tickMs): Promise<void> {
+  /**
+   * Resolves once this node has applied everything committed before the call (ReadIndex). The leader confirms
+   * its leadership with a round of heartbeats; a follower asks the leader for that index, then waits until it
+   * has applied it. Rejects with NotLeaderError when no leader can confirm within `timeoutMs`.
+   */
+  async readBarrier(timeoutMs = 2 * this.electionTicks * this.tickMs): Promise<void> {
+    this.requireOpen();
+    const deadline = Date.now() + timeoutMs;
+    const index = this.role === 'leader' ? await this.confirmReadIndex(timeoutMs) : await this.forwardReadIndex(timeoutMs);
+    await this.waitApplied(index, Math.max(1, deadline - Date.now()), () => this.notLeader());
+  }
+
+  /** Leader only: the commit index as of now, once a quorum has confirmed this node still leads. */
+  private confirmReadIndex(timeoutMs: number): Promise<number> {
     this.requireLeader();
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<number>((resolve, reject) => {
       let b = this.queuedBarrier;
       if (!b) {
-        const barrier: ReadBarrier = { context: `${this.raftId}/${++this.readSeq}`, callers: [], timer: undefined, readIndex: undefined };
+        const barrier: ReadBarrier = { context: `${this.raftId}/${++this.readSeq}`, callers: [], timer: undefined };
         b = this.queuedBarrier = barrier;
         // Reads arriving in the same turn share one round of heartbeats.
         setImmediate(() => {
           this.queuedBarrier = undefined;
           this.barriers.set(barrier.context, barrier);
-          barrier.timer = setTimeout(() => this.finishBarrier(barrier, new ReadBarrierTimeoutError(timeoutMs)), timeoutMs);
+          // Leadership not confirmed in time (e.g. partitioned away from the quorum): as good as not leading,
+          // and the gRPC layer already turns NotLeaderError into a status clients retry on.
+          barrier.timer = setTimeout(() => this.finishBarrier(barrier, this.notLeader()), timeoutMs);
           try {
             this.node.readIndex(barrier.context);
             this.schedule();
@@ -751,19 +792,54 @@ export class ReplicatedLog implements LogService {
 
   private onReadState(rs: ReadState): void {
     const b = this.barriers.get(rs.context);
-    if (!b) return;
-    b.readIndex = rs.index;
-    if (rs.index <= this.applied) this.finishBarrier(b);
+    if (b) this.finishBarrier(b, undefined, rs.index);
   }
 
-  private finishBarrier(b: ReadBarrier, err?: unknown): void {
+  private finishBarrier(b: ReadBarrier, err?: unknown, index = 0): void {
     if (b.timer) clearTimeout(b.timer);
     this.barriers.delete(b.context);
     for (const c of b.callers) {
       if (err) c.reject(err);
-      else c.resolve();
+      else c.resolve(index);
     }
     b.callers = [];
+  }
+
+  /** Follower: the leader's confirmed read index. */
+  private forwardReadIndex(timeoutMs: number): Promise<number> {
+    const leader = this.leader;
+    if (leader === NONE) return Promise.reject(this.notLeader());
+    const context = `${this.raftId}/${++this.readSeq}`;
+    return new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.forwardedReads.delete(context);
+        reject(this.notLeader());
+      }, timeoutMs);
+      this.forwardedReads.set(context, { resolve, reject, timer });
+      if (!this.transport.send(leader, encodeReadIndexMessage({ type: 'readIndexRequest', context }))) {
+        clearTimeout(timer);
+        this.forwardedReads.delete(context);
+        reject(this.notLeader());
+      }
+    });
+  }
+
+  private onReadIndexMessage(from: string, frame: Uint8Array): void {
+    const m = decodeReadIndexMessage(frame);
+    if (m.type === 'readIndexRequest') {
+      const reply = (ok: boolean, index: number): void => {
+        this.transport.send(from, encodeReadIndexMessage({ type: 'readIndexResponse', context: m.context, ok, index }));
+      };
+      if (this.role !== 'leader') reply(false, 0);
+      else this.confirmReadIndex(2 * this.electionTicks * this.tickMs).then((index) => reply(true, index), () => reply(false, 0));
+      return;
+    }
+    const pending = this.forwardedReads.get(m.context);
+    if (!pending) return;
+    this.forwardedReads.delete(m.context);
+    clearTimeout(pending.timer);
+    if (m.ok) pending.resolve(m.index);
+    else pending.reject(this.notLeader());
   }
 
   async read(topic: string, offset: number, opts?: ReadOptions): Promise<Uint8Array> {
@@ -841,6 +917,11 @@ export class ReplicatedLog implements LogService {
     this.batcher.failAll(err);
     for (const b of [...this.barriers.values()]) this.finishBarrier(b, err);
     for (const w of this.appliedWaiters.splice(0)) w.reject(err);
+    for (const [context, r] of this.forwardedReads) {
+      clearTimeout(r.timer);
+      this.forwardedReads.delete(context);
+      r.reject(err);
+    }
     for (const l of this.applyListeners.splice(0)) l();
     await this.loopIdle;
     await this.transport.close();

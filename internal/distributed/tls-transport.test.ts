@@ -77,8 +77,23 @@ describe('TlsTransport', () => {
     m.transport.setPeer('b', b.listener.addr);
     m.transport.send('b', Buffer.from('let me in'));
     // The handshake fails both ways; give it time to fail, then check nothing got through.
-    await waitUntil('frames dropped after the failed dial', () => m.transport.droppedFrames('b') > 0);
+    await waitUntil('frames dropped after the failed dial', () => m.transport.peerStats('b').dropped > 0);
     expect(b.frames).toEqual([]);
+  });
+
+  test('with verifyPeerId, a peer whose certificate does not match its claimed id is dropped', async () => {
+    const byCommonName = (id: string, cert: { subject: { CN?: string | string[] } }): boolean => cert.subject.CN === id.split('#')[0];
+    const b = await startNode('b', { ...tlsB, verifyPeerId: byCommonName });
+    const honest = await startNode('a#1', tlsA);
+    const impostor = await startNode('c#1', tlsA); // holds a's certificate, claims to be c
+    honest.transport.setPeer('b', b.listener.addr);
+    impostor.transport.setPeer('b', b.listener.addr);
+    impostor.transport.send('b', Buffer.from('from c'));
+    // b checks the hello before reading any frame of a connection; once it has hung up, nothing can follow.
+    await waitUntil('b hangs up on the impostor', () => impostor.transport.peerStats('b').disconnects > 0);
+    honest.transport.send('b', Buffer.from('from a'));
+    await waitUntil('the honest frame', () => b.frames.length >= 1);
+    expect(b.frames).toEqual([{ from: 'a#1', text: 'from a' }]);
   });
 
   test('reconnects with backoff after the peer restarts', async () => {

@@ -11,7 +11,10 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { ChunkQueue } from './chunk-queue.js';
 import { FrameDecoder, frameHeader } from './framing.js';
+import { DecodeError } from './binary.js';
 import {
+  PeerNotAuthorizedError,
+  PeerUnreachableError,
   SnapshotRejectedError,
   SnapshotStreamError,
   TransportClosedError,
@@ -37,6 +40,11 @@ export interface PeerTlsConfig {
   serverName?: string;
   /** Extra check of an authenticated peer certificate (e.g. that it is a peer's and not a client's). */
   authorizePeer?: (cert: tls.PeerCertificate) => boolean;
+  /**
+   * Whether the certificate may speak for the node id its hello claims (e.g. the id's member name must be the
+   * certificate's common name), so that one peer cannot pose as another. Default: any cluster certificate may.
+   */
+  verifyPeerId?: (id: string, cert: tls.PeerCertificate) => boolean;
 }
 
 export interface TlsTransportOptions {
@@ -72,13 +80,13 @@ function encodeHello(kind: number, id: string, addr: string): Buffer {
 }
 
 function decodeHello(frame: Buffer): { kind: number; id: string; addr: string } {
-  if (frame.length < 5) throw new Error('short hello');
+  if (frame.length < 5) throw new DecodeError('hello: truncated');
   const kind = frame[0]!;
   const idLen = frame.readUInt16BE(1);
   const id = frame.toString('utf8', 3, 3 + idLen);
   const addrLen = frame.readUInt16BE(3 + idLen);
   const addr = frame.toString('utf8', 5 + idLen, 5 + idLen + addrLen);
-  if (5 + idLen + addrLen !== frame.length || id.length === 0) throw new Error('malformed hello');
+  if (5 + idLen + addrLen !== frame.length || id.length === 0) throw new DecodeError('hello: malformed');
   return { kind, id, addr };
 }
 
@@ -113,7 +121,7 @@ class PeerStream {
   private retryTimer: NodeJS.Timeout | undefined;
   private backoffMs: number;
   private closed = false;
-  dropped = 0;
+  readonly stats = { dropped: 0, connects: 0, disconnects: 0 };
 
   constructor(
     private readonly transport: TlsTransport,
@@ -126,7 +134,7 @@ class PeerStream {
   send(frame: Uint8Array): boolean {
     if (this.closed) return false;
     if (this.queue.length >= this.transport.maxQueuedFrames || this.queuedBytes + frame.length > this.transport.maxQueuedBytes) {
-      this.dropped++;
+      this.stats.dropped++;
       return false;
     }
     this.queue.push(frame);
@@ -177,9 +185,11 @@ class PeerStream {
           return;
         }
         this.socket = socket;
+        this.stats.connects++;
         this.backoffMs = this.transport.backoffInitialMs;
         socket.on('error', () => socket.destroy());
         socket.on('close', () => {
+          this.stats.disconnects++;
           if (this.socket === socket) {
             this.socket = undefined;
             this.waitingDrain = false;
@@ -193,7 +203,7 @@ class PeerStream {
       .catch(() => {
         this.connecting = false;
         // The peer is unreachable: what we queued is stale by the time it is back, and Raft resends.
-        this.dropped += this.queue.length;
+        this.stats.dropped += this.queue.length;
         this.queue = [];
         this.queuedBytes = 0;
         this.scheduleRetry();
@@ -286,9 +296,10 @@ export class TlsTransport implements Transport {
     return this.peers.get(id)?.addr;
   }
 
-  /** Frames dropped for a peer so far (queue full or peer unreachable). */
-  droppedFrames(id: string): number {
-    return this.peers.get(id)?.dropped ?? 0;
+  /** Per peer: frames dropped (queue full or peer unreachable), connections made and lost. */
+  peerStats(id: string): { dropped: number; connects: number; disconnects: number } {
+    const stats = this.peers.get(id)?.stats;
+    return stats ? { ...stats } : { dropped: 0, connects: 0, disconnects: 0 };
   }
 
   send(to: string, frame: Uint8Array): boolean {
@@ -324,7 +335,7 @@ export class TlsTransport implements Transport {
       const raw = net.connect({ host, port });
       this.track(raw);
       let secure: tls.TLSSocket | undefined;
-      const timer = setTimeout(() => fail(new Error(`dial ${addr}: timed out`)), this.dialTimeoutMs);
+      const timer = setTimeout(() => fail(new PeerUnreachableError(addr, 'timed out')), this.dialTimeoutMs);
       const fail = (err: Error): void => {
         clearTimeout(timer);
         secure?.destroy();
@@ -349,7 +360,7 @@ export class TlsTransport implements Transport {
           const s = secure!;
           const authorize = this.options.tls.authorizePeer;
           if (authorize && !authorize(s.getPeerCertificate())) {
-            fail(new Error(`dial ${addr}: peer certificate not authorized`));
+            fail(new PeerNotAuthorizedError(`the certificate of ${addr} was refused`));
             return;
           }
           clearTimeout(timer);
@@ -373,13 +384,15 @@ export class TlsTransport implements Transport {
     const decoder = new FrameDecoder();
     let onFrame: (frame: Buffer) => void = (frame) => {
       const hello = decodeHello(frame);
+      const verify = this.options.tls.verifyPeerId;
+      if (verify && !verify(hello.id, socket.getPeerCertificate())) throw new PeerNotAuthorizedError(`its certificate may not speak for ${hello.id}`);
       this.helloHandler(hello.id, hello.addr);
       if (hello.kind === KIND_MESSAGES) onFrame = (f) => this.frameHandler(hello.id, f);
       else if (hello.kind === KIND_SNAPSHOT) onFrame = this.snapshotReceiver(socket, hello.id);
       else if (hello.kind === KIND_IDENTIFY) {
         writeFrame(socket, encodeHello(KIND_IDENTIFY, this.localId, this.localAddr));
         socket.end();
-      } else throw new Error(`unknown connection kind ${hello.kind}`);
+      } else throw new DecodeError(`hello: unknown connection kind ${hello.kind}`);
     };
     socket.on('data', (chunk: Buffer) => {
       try {
@@ -425,7 +438,7 @@ export class TlsTransport implements Transport {
     const socket = await this.dial(addr, KIND_IDENTIFY);
     return new Promise<string>((resolve, reject) => {
       const decoder = new FrameDecoder();
-      const timer = setTimeout(() => socket.destroy(new Error(`identify ${addr}: timed out`)), this.dialTimeoutMs);
+      const timer = setTimeout(() => socket.destroy(new PeerUnreachableError(addr, 'no answer to identify')), this.dialTimeoutMs);
       socket.on('data', (chunk: Buffer) => {
         const frame = decoder.push(chunk)[0];
         if (!frame) return;

@@ -55,9 +55,20 @@ export class UnknownPeerError extends TransportError {
 }
 
 export class PeerUnreachableError extends TransportError {
-  constructor(readonly target: string) {
-    super(`cannot reach ${target}`, 'PEER_UNREACHABLE');
+  constructor(
+    readonly target: string,
+    detail = '',
+  ) {
+    super(`cannot reach ${target}${detail ? `: ${detail}` : ''}`, 'PEER_UNREACHABLE');
     this.name = 'PeerUnreachableError';
+  }
+}
+
+/** A peer authenticated with a cluster certificate that may not do what it asked (or claim who it claims). */
+export class PeerNotAuthorizedError extends TransportError {
+  constructor(detail: string) {
+    super(`peer not authorized: ${detail}`, 'PEER_NOT_AUTHORIZED');
+    this.name = 'PeerNotAuthorizedError';
   }
 }
 

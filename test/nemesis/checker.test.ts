@@ -117,6 +117,9 @@ describe('checker', () => {
     expect(r.anomalies.unreadable).toEqual([{ node: 'n9', error: 'UNAVAILABLE' }]);
     expect(r.anomalyCounts.ackedMissing).toBe(0);
     expect(r.ok).toBe(false);
+    // With no replica readable there is no log to hold reads against: only the unreadable nodes are reported.
+    const none = check(cleanHistory().events, [{ node: 'n1', records: [], error: 'UNAVAILABLE' }]);
+    expect(none.anomalyCounts).toMatchObject({ unreadable: 1, readsInconsistent: 0 });
   });
 
   it('counts every anomaly but keeps only a few examples, and the summary names each failing kind', () => {

@@ -61,6 +61,7 @@ interface Launch {
   main: string;
   preload: string[];
   redirect: string;
+  diagnostics: string;
 }
 
 function launch(): Launch {
@@ -72,6 +73,7 @@ function launch(): Launch {
       main: path.join(dist, 'cmd/proglog/main.js'),
       preload: [],
       redirect: pathToFileURL(path.join(here, 'listen-redirect.js')).href,
+      diagnostics: pathToFileURL(path.join(here, 'crash-diagnostics.js')).href,
     };
   }
   const root = path.resolve(here, '../..');
@@ -79,6 +81,7 @@ function launch(): Launch {
     main: path.join(root, 'cmd/proglog/main.ts'),
     preload: [pathToFileURL(path.join(root, 'test/helpers/ts-loader/register.mjs')).href],
     redirect: pathToFileURL(path.join(here, 'listen-redirect.ts')).href,
+    diagnostics: pathToFileURL(path.join(here, 'crash-diagnostics.ts')).href,
   };
 }
 
@@ -332,7 +335,7 @@ export class Cluster {
     const peer = this.certs.peers.get(name)!;
     const args = [
       ...l.preload.flatMap((p) => ['--import', p]),
-      ...(proxy ? ['--import', l.redirect] : []),
+      ...(proxy ? ['--import', l.redirect, '--import', l.diagnostics] : []),
       l.main,
       'agent',
       '--node-name', name,

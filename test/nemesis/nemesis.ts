@@ -5,12 +5,16 @@ import type { Cluster, ClusterNode } from './cluster.js';
 import type { History } from './history.js';
 import { describeStep, type NemesisStep, type Target } from './schedule.js';
 
+const LEADER_WAIT_MS = 5000;
+
 export class Nemesis {
   private stopped = false;
   private wake: (() => void) | undefined;
   private readonly killed = new Set<ClusterNode>();
   private readonly paused = new Set<ClusterNode>();
   faultsApplied = 0;
+  /** Steps whose target did not exist when they were due (e.g. no leader within LEADER_WAIT_MS). */
+  skipped = 0;
 
   constructor(
     private readonly cluster: Cluster,
@@ -23,7 +27,6 @@ export class Nemesis {
     for (const step of steps) {
       if (!(await this.sleepUntil(startedAt + step.at))) return;
       const heal = await this.apply(step);
-      this.faultsApplied++;
       const ok = await this.sleepUntil(startedAt + step.at + step.durationMs);
       await heal();
       if (!ok) return;
@@ -46,6 +49,13 @@ export class Nemesis {
   }
 
   private async apply(step: NemesisStep): Promise<() => Promise<void>> {
+    const skippedBefore = this.skipped;
+    const heal = await this.applyFault(step);
+    if (this.skipped === skippedBefore) this.faultsApplied++;
+    return heal;
+  }
+
+  private async applyFault(step: NemesisStep): Promise<() => Promise<void>> {
     const f = step.fault;
     const note = (what: string): void => {
       this.history.nemesis(what);
@@ -54,7 +64,7 @@ export class Nemesis {
     switch (f.kind) {
       case 'kill': {
         const n = await this.resolve(f.target);
-        if (!n) return this.skipped(step, note);
+        if (!n) return this.skip(step, note);
         note(`kill ${n.name} (${describeStep(step)})`);
         this.killed.add(n);
         await this.cluster.killNode(n);
@@ -66,7 +76,7 @@ export class Nemesis {
       }
       case 'pause': {
         const n = await this.resolve(f.target);
-        if (!n) return this.skipped(step, note);
+        if (!n) return this.skip(step, note);
         note(`pause ${n.name} (${describeStep(step)})`);
         this.paused.add(n);
         n.proc.pause();
@@ -77,8 +87,8 @@ export class Nemesis {
         };
       }
       case 'isolate-leader': {
-        const leader = await this.cluster.currentLeader();
-        if (!leader) return this.skipped(step, note);
+        const leader = await this.leaderSoon();
+        if (!leader) return this.skip(step, note);
         const others = this.cluster.names().filter((x) => x !== leader);
         note(`isolate leader ${leader} from ${others.join(',')} (${describeStep(step)})`);
         this.cluster.links.split([leader], others);
@@ -94,7 +104,7 @@ export class Nemesis {
       }
       case 'one-way': {
         const from = await this.resolve(f.from);
-        if (!from) return this.skipped(step, note);
+        if (!from) return this.skip(step, note);
         const others = this.cluster.names().filter((x) => x !== from.name);
         const to = others[f.toPick % others.length]!;
         note(`one-way loss ${from.name} -> ${to} (${describeStep(step)})`);
@@ -111,7 +121,8 @@ export class Nemesis {
     };
   }
 
-  private skipped(step: NemesisStep, note: (what: string) => void): () => Promise<void> {
+  private skip(step: NemesisStep, note: (what: string) => void): () => Promise<void> {
+    this.skipped++;
     note(`skip (no target): ${describeStep(step)}`);
     return async () => undefined;
   }
@@ -119,11 +130,16 @@ export class Nemesis {
   /** The leader now, or the pick-th running node; undefined when there is none (e.g. no leader elected). */
   private async resolve(target: Target): Promise<ClusterNode | undefined> {
     if (target.role === 'leader') {
-      const name = await this.cluster.currentLeader();
+      const name = await this.leaderSoon();
       return name ? this.cluster.node(name) : undefined;
     }
     const live = this.cluster.nodes.filter((n) => n.proc.running && !n.proc.paused);
     return live.length > 0 ? live[target.pick % live.length] : undefined;
+  }
+
+  /** The leader, waiting a little for one: right after a fault heals an election may still be running. */
+  private async leaderSoon(): Promise<string | undefined> {
+    return this.cluster.waitForLeader(LEADER_WAIT_MS).catch(() => undefined);
   }
 
   private sleepUntil(when: number): Promise<boolean> {

@@ -8,6 +8,7 @@ import { check, formatSummary, type CheckResult, type ReplicaRead } from './chec
 import { Cluster } from './cluster.js';
 import { History } from './history.js';
 import { Nemesis } from './nemesis.js';
+import { processCpuSeconds, processState } from './supervisor.js';
 import { describeStep, generateSchedule, type FaultKind, type NemesisStep } from './schedule.js';
 import { waitUntil } from './wait.js';
 import { DEFAULT_WORKLOAD, readWholeLog, Workload, type WorkloadOptions } from './workload.js';
@@ -32,6 +33,8 @@ export interface RunOutcome {
   /** Set when the run failed and its files were kept. */
   keptDir?: string;
   faults: number;
+  /** Steps that found no target when due (e.g. no leader). */
+  skipped: number;
 }
 
 export const HISTORY_FILE = 'history.jsonl';
@@ -79,17 +82,34 @@ export async function runSeed(opts: RunOptions): Promise<RunOutcome> {
     }
     const replicas = await quiesceAndRead(cluster, log);
     const result = check(history.events, replicas);
+    // For a node that could not be read, what its process was doing helps tell a hang from a busy loop.
+    const unreadableNotes = await Promise.all(
+      replicas
+        .filter((r) => r.error !== undefined)
+        .map(async (r) => {
+          const pid = cluster.node(r.node).proc.pid;
+          if (pid === undefined) return `${r.node} unreadable: process not running`;
+          return `${r.node} unreadable: pid ${pid} state ${(await processState(pid)) ?? '?'}, cpu ${(await processCpuSeconds(pid))?.toFixed(1) ?? '?'} s`;
+        }),
+    );
     const crashes = cluster.nodes.flatMap((n) =>
       n.proc.unexpectedExits.map((e) => `${n.name} incarnation ${e.incarnation} exited by itself (${e.signal ?? `code ${e.code}`})`),
     );
     const summary =
-      formatSummary(result, `seed ${opts.seed} (${opts.nodes} nodes, ${nemesis.faultsApplied} faults)`) +
-      crashes.map((c) => `\n  note: ${c}; see ${rootDir}`).join('');
+      formatSummary(result, `seed ${opts.seed} (${opts.nodes} nodes, ${nemesis.faultsApplied} faults, ${nemesis.skipped} skipped)`) +
+      [...crashes, ...unreadableNotes].map((c) => `\n  note: ${c}; see ${rootDir}`).join('');
     if (!result.ok) {
       keep = true;
       await saveRun(rootDir, history, replicas, steps, summary);
     }
-    return { seed: opts.seed, result, summary, faults: nemesis.faultsApplied, ...(keep ? { keptDir: rootDir } : {}) };
+    return {
+      seed: opts.seed,
+      result,
+      summary,
+      faults: nemesis.faultsApplied,
+      skipped: nemesis.skipped,
+      ...(keep ? { keptDir: rootDir } : {}),
+    };
   } catch (err) {
     keep = true;
     throw err;

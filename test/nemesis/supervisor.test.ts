@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { processState, ProcessStateError, Supervisor } from './supervisor.js';
+import { processCpuSeconds, processState, ProcessStateError, Supervisor } from './supervisor.js';
 import { waitUntil } from './wait.js';
 
 // A stand-in for an agent: says hello with its pid, stays alive, exits 0 on SIGTERM.
@@ -37,6 +37,8 @@ describe('Supervisor', () => {
     expect(p.running).toBe(true);
     await waitUntil('hello', async () => (await log()).includes(`up ${p.pid}`), 10_000);
     expect(sup.pids()).toEqual(new Map([[p.pid!, 'n1']]));
+    expect(await processCpuSeconds(p.pid!)).toBeGreaterThanOrEqual(0);
+    expect(await processCpuSeconds(999_999_999)).toBeUndefined();
   });
 
   it('pause stops the process (kernel state T) and resume continues it', async () => {

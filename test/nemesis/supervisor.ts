@@ -197,3 +197,15 @@ export async function processState(pid: number): Promise<string | undefined> {
     return undefined;
   }
 }
+
+/** CPU seconds (user + system) a process has used, from /proc, or undefined when it is gone. */
+export async function processCpuSeconds(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // After the state (field 3), utime and stime are fields 14 and 15 of the whole line: 11 and 12 here.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
