@@ -112,6 +112,8 @@ describe('agents with mTLS and ACLs', () => {
     const produced = async (a: Agent): Promise<number> => metric(await a.metrics.text(), 'proglog_records_produced_total');
     expect(await produced(lead)).toBeGreaterThanOrEqual(10);
     for (const f of followers) expect(await produced(f)).toBe(0);
+    // Every node fsynced what it replicated, and the metrics saw those fsyncs.
+    for (const a of agents.values()) expect(metric(await a.metrics.text(), 'proglog_fsync_seconds_count')).toBeGreaterThan(0);
     expect(await delta(lead, 'proglog_records_consumed_total')).toBe(0);
     // Round-robin over the two followers: both serve, and together they serve all ten.
     const served = await Promise.all(followers.map((f) => delta(f, 'proglog_records_consumed_total')));

@@ -201,8 +201,10 @@ export async function runConsume(argv: string[], io: CommandIO): Promise<number>
           ),
         );
       } catch (err) {
-        // The head of the log: everything there was has been printed.
-        if ((err as grpc.ServiceError).code === grpc.status.OUT_OF_RANGE) return 0;
+        // Past the first page this is the head of a follower that lags the one that served the last page:
+        // everything there was has been printed. On the first page the requested offset itself is out of
+        // range (beyond the head, or below what retention kept), which the user must hear about.
+        if ((err as grpc.ServiceError).code === grpc.status.OUT_OF_RANGE && next !== offset) return 0;
         throw err;
       }
       if (page.records.length === 0) return 0;

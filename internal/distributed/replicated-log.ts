@@ -20,6 +20,7 @@ import {
   RecordTooLargeError,
   validateTopic,
   type LogConfigInput,
+  type LogDeps,
   type LogRecord,
   type ReadLimits,
 } from '../log/index.js';
@@ -85,6 +86,8 @@ export interface ReplicatedLogConfig {
   maxEntryBytes?: number;
   /** Config of the topic logs. */
   log?: LogConfigInput;
+  /** Replaces fdatasync for the entry log and the topic logs (the agent times it for its metrics). */
+  logDeps?: Partial<LogDeps>;
   /** How long join() waits for the new member to catch up and become a voter. Default 30 s. */
   joinTimeoutMs?: number;
   /** Where a fatal error (the node stops) is reported; pino's logger fits. Default: a process warning. */
@@ -218,11 +221,12 @@ export class ReplicatedLog implements LogService {
     const { raftId } = await loadOrCreateRaftId(config.dataDir, config.id);
     const storage = await RaftStorage.open(path.join(config.dataDir, 'raft'), {
       bootstrapVoters: config.bootstrap ? [raftId] : undefined,
+      logDeps: config.logDeps,
     });
     let fsm: TopicStateMachine | undefined;
     try {
       const snap = storage.snapshot();
-      fsm = await TopicStateMachine.open(config.dataDir, snap.meta.index, decodeManifest(snap.data), { log: config.log });
+      fsm = await TopicStateMachine.open(config.dataDir, snap.meta.index, decodeManifest(snap.data), { log: config.log, logDeps: config.logDeps });
       const node = new RawNode({
         id: raftId,
         storage,

@@ -14,7 +14,7 @@
 import fs from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { LogError, RecordTooLargeError, TopicLogs, validateTopic, type LogConfigInput } from '../log/index.js';
+import { LogError, RecordTooLargeError, TopicLogs, validateTopic, type LogConfigInput, type LogDeps } from '../log/index.js';
 import { fsyncDir } from './atomic-file.js';
 import { type SnapshotManifest, type TopicRange } from './snapshot-manifest.js';
 import { decodeSnapshotItem, encodeRecordsItem, encodeTopicItem } from './snapshot-stream.js';
@@ -45,6 +45,8 @@ export type AppendOutcome = { firstOffset: number } | { error: LogError };
 export interface StateMachineOptions {
   /** Config of the topic logs (sync is always 'always': background group commit, see above). */
   log?: LogConfigInput;
+  /** Replaces the topic logs' fdatasync (the agent times it for its metrics). */
+  logDeps?: Partial<LogDeps>;
 }
 
 const COMPLETE_MARKER = 'COMPLETE';
@@ -63,6 +65,7 @@ export class TopicStateMachine {
     private topics: TopicLogs,
     private readonly logConfig: LogConfigInput,
     private readonly maxRecordBytes: number,
+    private readonly logDeps: Partial<LogDeps> = {},
   ) {}
 
   /**
@@ -75,8 +78,8 @@ export class TopicStateMachine {
     const staged = stagingDir(dataDir, snapshotIndex);
     if (existsSync(path.join(staged, COMPLETE_MARKER))) await swapIn(dataDir, staged);
     await removeStaleStaging(dataDir, () => true);
-    const topics = await TopicLogs.open(topicsDir(dataDir), logConfig);
-    const fsm = new TopicStateMachine(dataDir, topics, logConfig, options.log?.maxRecordBytes ?? 1024 * 1024);
+    const topics = await TopicLogs.open(topicsDir(dataDir), logConfig, options.logDeps);
+    const fsm = new TopicStateMachine(dataDir, topics, logConfig, options.log?.maxRecordBytes ?? 1024 * 1024, options.logDeps);
     fsm.loadManifest(manifest);
     return fsm;
   }
@@ -172,7 +175,7 @@ export class TopicStateMachine {
     await fs.rm(dir, { recursive: true, force: true });
     await fs.mkdir(dir, { recursive: true });
     // Only close() fsyncs these logs: one sync per file at the end instead of one per chunk.
-    const staged = await TopicLogs.open(dir, { ...this.logConfig, sync: 'interval', syncIntervalMs: 3_600_000 });
+    const staged = await TopicLogs.open(dir, { ...this.logConfig, sync: 'interval', syncIntervalMs: 3_600_000 }, this.logDeps);
     try {
       let current: { range: TopicRange; at: number } | undefined;
       const finish = (): void => {
@@ -216,7 +219,7 @@ export class TopicStateMachine {
     this.generation++;
     await swapIn(this.dataDir, staged);
     await removeStaleStaging(this.dataDir, (i) => i <= index);
-    this.topics = await TopicLogs.open(topicsDir(this.dataDir), this.logConfig);
+    this.topics = await TopicLogs.open(topicsDir(this.dataDir), this.logConfig, this.logDeps);
     this.loadManifest(manifest);
   }
 
