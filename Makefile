@@ -5,8 +5,10 @@ JEST := node_modules/.bin/jest
 TSC := node_modules/.bin/tsc
 SEEDS ?= 1000
 DURATION ?= 120
+# A nemesis seed runs DURATION seconds against real agent processes: campaigns are counted in a few seeds.
+NEMESIS_SEEDS ?= 3
 
-.PHONY: all install build test typecheck proto gencert run bench bench-log bench-raft bench-server bench-loadbalance bench-discovery bench-distributed sim nemesis clean
+.PHONY: all install build test typecheck proto gencert run bench bench-log bench-raft bench-server bench-loadbalance bench-discovery bench-distributed bench-cluster sim nemesis clean
 
 all: build
 
@@ -28,7 +30,7 @@ test: typecheck
 	NODE_OPTIONS=$(NODE_OPTIONS_ESM) $(JEST) $(if $(JEST_JSON),--json --outputFile=$(JEST_JSON)) $(JEST_ARGS)
 
 # Benchmarks run compiled JavaScript (tsc output), never under a test runner.
-bench: bench-log bench-raft bench-server bench-loadbalance bench-discovery bench-distributed
+bench: bench-log bench-raft bench-server bench-loadbalance bench-discovery bench-distributed bench-cluster
 
 bench-log: build
 	node dist/bench/log.bench.js
@@ -51,6 +53,15 @@ bench-distributed: build
 # A local three-node cluster on 127.0.0.1 (dev certs made if certs/ has none); Ctrl-C stops it.
 run: build
 	node dist/scripts/run-cluster.js
+
+# A local three-node cluster of agent processes under load, beside a no-op gRPC server over the same mTLS.
+# SHORT=1 for a quick look; VOLUME_MB sets how much is written for the memory figure (default 1 GB).
+bench-cluster: build
+	node dist/bench/cluster.bench.js $(if $(SHORT),--short) $(if $(VOLUME_MB),--volume-mb $(VOLUME_MB))
+
+# Jepsen-style fault campaign: make nemesis NEMESIS_SEEDS=1-20 DURATION=120 [NODES=5] [FAULTS=kill,pause,...]
+nemesis: build
+	node dist/test/nemesis/campaign.js --seeds $(NEMESIS_SEEDS) --duration $(DURATION) $(if $(NODES),--nodes $(NODES)) $(if $(FAULTS),--faults $(FAULTS))
 
 # Long Raft simulation campaigns: make sim SEEDS=100000
 sim: build

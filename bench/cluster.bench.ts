@@ -13,6 +13,8 @@ const { values } = parseArgs({
   },
   strict: true,
 });
+// A closed stdout (e.g. piped into `head`) ends the run; exiting runs the supervisor's hook that kills the agents.
+process.stdout.on('error', () => process.exit(1));
 // The reporter reads BENCH_JSON when it loads, so it is set before the suite (and the reporter) are imported.
 if (values.json) process.env.BENCH_JSON = '1';
 const { runClusterBench } = await import('./cluster/suite.js');

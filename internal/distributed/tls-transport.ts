@@ -355,6 +355,10 @@ export class TlsTransport implements Transport {
           checkServerIdentity: (_host, cert) => tls.checkServerIdentity(identity, cert),
         });
         this.track(secure);
+        // A TLS socket can emit more than one error (e.g. a handshake failure, then EINVAL from the read that was
+        // in flight); this listener outlives `fail` so that no later one goes unhandled and kills the process.
+        const tlsSocket = secure;
+        tlsSocket.on('error', () => tlsSocket.destroy());
         secure.once('error', fail);
         secure.once('secureConnect', () => {
           const s = secure!;

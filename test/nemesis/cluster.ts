@@ -79,7 +79,7 @@ function launch(): Launch {
   const root = path.resolve(here, '../..');
   return {
     main: path.join(root, 'cmd/proglog/main.ts'),
-    preload: [pathToFileURL(path.join(root, 'test/helpers/ts-loader/register.mjs')).href],
+    preload: ['tsx'],
     redirect: pathToFileURL(path.join(here, 'listen-redirect.ts')).href,
     diagnostics: pathToFileURL(path.join(here, 'crash-diagnostics.ts')).href,
   };

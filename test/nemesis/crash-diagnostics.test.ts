@@ -3,7 +3,8 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const loader = pathToFileURL(path.resolve(here, '../helpers/ts-loader/register.mjs')).href;
+// Children run TypeScript sources through tsx.
+const loader = 'tsx';
 const diagnostics = pathToFileURL(path.join(here, 'crash-diagnostics.ts')).href;
 
 function run(script: string): Promise<{ code: number | null; stderr: string }> {

@@ -8,7 +8,8 @@ import { ADVERTISED_PORT_ENV, REAL_PORT_FILE_ENV } from './listen-redirect.js';
 import { waitUntil } from './wait.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const loader = pathToFileURL(path.resolve(here, '../helpers/ts-loader/register.mjs')).href;
+// Children run TypeScript sources through tsx.
+const loader = 'tsx';
 const redirect = pathToFileURL(path.join(here, 'listen-redirect.ts')).href;
 
 // A server that listens where it is told and answers each connection with the port it believes it has.

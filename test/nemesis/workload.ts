@@ -25,6 +25,8 @@ export const DEFAULT_WORKLOAD: WorkloadOptions = {
   produceIntervalMs: 5,
 };
 
+const LEADER_REFRESH_MS = 1000;
+
 // Codes that mean the server refused the request before it could reach the log; everything else (deadline,
 // connection lost, not-leader answers that may follow an append) leaves the outcome unknown.
 const DEFINITE_FAILURES = new Set([grpc.status.INVALID_ARGUMENT, grpc.status.PERMISSION_DENIED, grpc.status.UNAUTHENTICATED]);
@@ -112,17 +114,29 @@ export class Workload {
     }
   }
 
-  /** Reads forward from offset 0, switching node after each page, recording every record it sees. */
+  /**
+   * Reads forward from offset 0, switching node after each page, recording every record it sees. It reads from
+   * followers (the leader only when it is the one node up): their copies are the ones that may lag or diverge.
+   */
   private async consumer(name: string, index: number): Promise<void> {
     let offset = 0;
     let turn = index;
+    let leader: string | undefined;
+    let leaderCheckedAt = 0;
     while (this.running) {
+      if (Date.now() - leaderCheckedAt > LEADER_REFRESH_MS) {
+        leaderCheckedAt = Date.now();
+        leader = await this.cluster.currentLeader(500);
+      }
       const nodes = this.cluster.nodes;
-      const node = nodes[turn++ % nodes.length]!;
-      if (!node.proc.running || node.proc.paused) {
+      const live = nodes.filter((n) => n.proc.running && !n.proc.paused);
+      const followers = live.filter((n) => n.name !== leader);
+      const pool = followers.length > 0 ? followers : live;
+      if (pool.length === 0) {
         await sleep(20);
         continue;
       }
+      const node = pool[turn++ % pool.length]!;
       try {
         const records = await consumeRange(this.cluster.directClient(node.name), offset, 1000);
         for (const r of records) {
