@@ -181,6 +181,25 @@ describe('Agent', () => {
     expect(h.calls).toEqual([]);
   });
 
+  it('lets membership retry its join addresses only for a node that was in a cluster before', async () => {
+    const seen: boolean[] = [];
+    const withTerm = (term: number): Harness => {
+      const h = fakeParts({
+        startMembership: async (ctx) => {
+          seen.push(ctx.returning);
+          return new FakeMembership(h.calls);
+        },
+      });
+      const open = h.parts.openReplicatedLog;
+      h.parts.openReplicatedLog = async (ctx) =>
+        Object.assign(await open(ctx), { raftStatus: () => ({ term, commitIndex: 0, appliedIndex: 0, leaderId: null }) });
+      return h;
+    };
+    await start(withTerm(0));
+    await start(withTerm(3));
+    expect(seen).toEqual([false, true]);
+  });
+
   it('closes what it opened when a later part fails to start', async () => {
     const h = fakeParts({
       startMembership: async () => {

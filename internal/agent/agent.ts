@@ -45,6 +45,11 @@ export interface MembershipPartContext {
   peerTls: PeerTlsPem;
   handler: MembershipHandler;
   logger: Logger;
+  /**
+   * This node was in a cluster before (its Raft state says so): if none of its start-join addresses answers, it
+   * runs on its data and keeps trying them, instead of failing to start.
+   */
+  returning: boolean;
 }
 
 export interface AgentParts {
@@ -177,6 +182,7 @@ export class Agent {
         peerTls: peerPem,
         logger: logger.child({ component: 'membership' }),
         handler: { join: onEvent('join'), leave: onEvent('leave'), failed: onEvent('failed'), update: onEvent('update') },
+        returning: (log.raftStatus?.()?.term ?? 0) > 0,
       });
       const started = membership;
       undo.push(() => started.leave());

@@ -11,6 +11,7 @@ export async function startMembership(ctx: MembershipPartContext): Promise<Clust
     bindAddr: config.bindAddr,
     tags: { rpc_addr: ctx.rpcAddr, ...ctx.tags },
     startJoinAddrs: config.startJoinAddrs,
+    retryJoin: ctx.returning,
     tls: { caPem: ctx.peerTls.ca.toString(), certPem: ctx.peerTls.cert.toString(), keyPem: ctx.peerTls.key.toString() },
     dataDir: path.join(config.dataDir, 'membership'),
     handler: ctx.handler,

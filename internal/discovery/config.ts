@@ -53,6 +53,12 @@ export interface MembershipConfig {
   timings?: Partial<MembershipTimings>;
   /** 32 random bytes shared by the cluster: a libp2p private network (pnet) under the certificates. */
   preSharedKey?: Uint8Array;
+  /**
+   * When no start-join address answers: start alone and keep trying them (every probe interval, while no other
+   * member is known alive) instead of failing with JoinError. For a node coming back with its data, whose seeds
+   * may be down at the moment (Serf's and Consul's retry-join).
+   */
+  retryJoin?: boolean;
   handler?: MembershipHandler;
   /** Called for every refused message (bad certificate, signature, shape), for logs and metrics. */
   onRejected?: (error: RejectedMessageError) => void;

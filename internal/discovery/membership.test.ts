@@ -211,6 +211,19 @@ describe('Membership security', () => {
     expect(cluster.node('n0').membership.members().map((m) => m.name)).toEqual(['n0', 'n1']);
   });
 
+  test('with retryJoin, a node whose start-join addresses are all down starts alone and joins once one is up', async () => {
+    const probe = net.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const seedAddr = `127.0.0.1:${(probe.address() as net.AddressInfo).port}`;
+    await new Promise((resolve) => probe.close(resolve));
+
+    const back = await cluster.start('n1', { join: [seedAddr], retryJoin: true });
+    expect(back.membership.members().map((m) => m.name)).toEqual(['n1']);
+    await cluster.start('n0', { bindAddr: seedAddr, join: [] });
+    await waitFor(() => cluster.allSeeAlive(['n0', 'n1']), detectMs, 'the retried join to reach the seed');
+    expect(back.events.of('join', 'n0')).toHaveLength(1);
+  });
+
   test('start-join addresses that do not answer fail the start with JoinError', async () => {
     const ca = await createTestCa();
     const dir = await mkdtemp(join(tmpdir(), 'proglog-discovery-join-'));

@@ -126,8 +126,11 @@ export class Membership {
     try {
       await m.join(cfg.startJoinAddrs);
     } catch (err) {
-      await m.stop();
-      throw err;
+      // With retryJoin the timers keep trying the seeds (see startTimers).
+      if (!(cfg.retryJoin && err instanceof JoinError)) {
+        await m.stop();
+        throw err;
+      }
     }
     void m.broadcast(self.envelope);
     m.startTimers();
@@ -445,6 +448,15 @@ export class Membership {
     this.every(() => this.timings.syncIntervalMs, () => this.antiEntropy());
     this.lastTick = Date.now();
     this.every(() => this.tickMs, () => this.tick());
+    if (this.cfg.retryJoin && this.cfg.startJoinAddrs.length > 0) {
+      this.every(() => this.timings.probeIntervalMs, () => this.retryJoin());
+    }
+  }
+
+  /** Alone (no other member alive or suspect): try the start-join addresses again. */
+  private async retryJoin(): Promise<void> {
+    if (this.table.others('alive', 'suspect').length > 0) return;
+    await this.join(this.cfg.startJoinAddrs);
   }
 
   /** Runs `task` every `ms()`, never two at once: the next run is scheduled when this one ends. */

@@ -67,6 +67,9 @@ export interface StartOptions {
   /** Reuse a data dir, to restart a node with its old peer id and incarnation. */
   dataDir?: string;
   preSharedKey?: Uint8Array;
+  /** Defaults to 127.0.0.1:0. */
+  bindAddr?: string;
+  retryJoin?: boolean;
 }
 
 let sharedCa: Promise<TestCa> | undefined;
@@ -116,7 +119,7 @@ export class TestCluster {
     const membership = await Membership.start(
       {
       nodeName: name,
-      bindAddr: '127.0.0.1:0',
+      bindAddr: opts.bindAddr ?? '127.0.0.1:0',
       tags: { rpc_addr: `127.0.0.1:${8400 + this.nodes.size}`, ...opts.tags } as MemberTags,
       startJoinAddrs: joinAddrs,
       tls: opts.tls ?? (await this.ca.issue(name)),
@@ -126,6 +129,7 @@ export class TestCluster {
       faults,
       onRejected: (e) => rejected.push(e),
       ...(opts.preSharedKey ? { preSharedKey: opts.preSharedKey } : {}),
+      ...(opts.retryJoin ? { retryJoin: true } : {}),
       },
       ...(this.openTransport ? [this.openTransport] : []),
     );
