@@ -236,6 +236,22 @@ export class Agent {
     return this.shuttingDown;
   }
 
+  /**
+   * Our graceful leave makes the leader remove us, and that change needs our vote when few voters remain (of two
+   * voters, both): Raft stays reachable until we have seen ourselves removed, or others are gone too (bounded by
+   * the caller), so that leaving never strands the rest without a quorum.
+   */
+  private async untilRemoved(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const self = this.config.nodeName;
+    for (;;) {
+      const servers = await this.log.getServers();
+      const listed = servers.some((s) => s.id === self);
+      if (!listed || servers.length <= 1 || Date.now() >= deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
   private async doShutdown(): Promise<void> {
     const { logger } = this;
     const stepMs = Math.max(this.config.drainTimeoutMs, 2000);
@@ -245,6 +261,7 @@ export class Agent {
     if (this.log.isLeader()) {
       await within(stepMs, 'leadership transfer', logger, () => this.log.transferLeadership());
     }
+    await within(stepMs, 'removal from the Raft configuration', logger, () => this.untilRemoved(stepMs));
     await within(stepMs, 'closing the port', logger, () => this.mux.close());
     await within(this.config.drainTimeoutMs + 1000, 'draining gRPC', logger, () => this.server.stop(this.config.drainTimeoutMs));
     await within(stepMs, 'closing the replicated log', logger, () => this.log.close());
