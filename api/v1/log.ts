@@ -167,6 +167,11 @@ export interface Server {
   rpcAddr: string;
   /** Whether it is the current Raft leader (writes go there). */
   isLeader: boolean;
+  /**
+   * Extension: a learner (non-voter) replicates and serves reads but does not vote yet; a node that joins is a
+   * learner until it has caught up and is promoted. False on every voter, which is what the book's clients assume.
+   */
+  isLearner: boolean;
 }
 
 function createBaseRecord(): Record {
@@ -1259,7 +1264,7 @@ export const GetServersResponse: MessageFns<GetServersResponse> = {
 };
 
 function createBaseServer(): Server {
-  return { id: "", rpcAddr: "", isLeader: false };
+  return { id: "", rpcAddr: "", isLeader: false, isLearner: false };
 }
 
 export const Server: MessageFns<Server> = {
@@ -1272,6 +1277,9 @@ export const Server: MessageFns<Server> = {
     }
     if (message.isLeader !== false) {
       writer.uint32(24).bool(message.isLeader);
+    }
+    if (message.isLearner !== false) {
+      writer.uint32(120).bool(message.isLearner);
     }
     return writer;
   },
@@ -1313,6 +1321,14 @@ export const Server: MessageFns<Server> = {
             message.isLeader = reader.bool();
             continue;
           }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.isLearner = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1338,6 +1354,11 @@ export const Server: MessageFns<Server> = {
         : isSet(object.is_leader)
         ? globalThis.Boolean(object.is_leader)
         : false,
+      isLearner: isSet(object.isLearner)
+        ? globalThis.Boolean(object.isLearner)
+        : isSet(object.is_learner)
+        ? globalThis.Boolean(object.is_learner)
+        : false,
     };
   },
 
@@ -1352,6 +1373,9 @@ export const Server: MessageFns<Server> = {
     if (message.isLeader !== false) {
       obj.isLeader = message.isLeader;
     }
+    if (message.isLearner !== false) {
+      obj.isLearner = message.isLearner;
+    }
     return obj;
   },
 
@@ -1363,6 +1387,7 @@ export const Server: MessageFns<Server> = {
     message.id = object.id ?? "";
     message.rpcAddr = object.rpcAddr ?? "";
     message.isLeader = object.isLeader ?? false;
+    message.isLearner = object.isLearner ?? false;
     return message;
   },
 };

@@ -70,7 +70,7 @@ export async function startNoopServer(opts: NoopServerOptions): Promise<NoopServ
       };
       pump();
     },
-    getServers: (_call, cb) => cb(null, { servers: [{ id: 'noop', rpcAddr: address, isLeader: true }] }),
+    getServers: (_call, cb) => cb(null, { servers: [{ id: 'noop', rpcAddr: address, isLeader: true, isLearner: false }] }),
     listTopics: (_call, cb) => cb(null, { topics: [''] }),
   };
 

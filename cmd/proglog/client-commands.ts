@@ -258,7 +258,7 @@ export async function runServers(argv: string[], io: CommandIO): Promise<number>
   const conn = await connect(values);
   try {
     const res = await withRetry(Date.now() + conn.timeoutMs, (deadline) => unary(conn.client.getServers.bind(conn.client), {}, deadline));
-    const rows = res.servers.map((s) => [s.id, s.rpcAddr, s.isLeader ? 'leader' : 'follower']);
+    const rows = res.servers.map((s) => [s.id, s.rpcAddr, s.isLeader ? 'leader' : s.isLearner ? 'learner' : 'follower']);
     const widths = [0, 1].map((i) => Math.max(i === 0 ? 2 : 8, ...rows.map((r) => r[i]!.length)));
     const line = (cols: string[]): string => `${cols[0]!.padEnd(widths[0]!)}  ${cols[1]!.padEnd(widths[1]!)}  ${cols[2]}\n`;
     io.stdout.write(line(['ID', 'RPC ADDR', 'ROLE']) + rows.map(line).join(''));

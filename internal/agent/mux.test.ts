@@ -73,7 +73,7 @@ describe('PortMux', () => {
     grpcServer = new grpc.Server();
     grpcServer.addService(LogService, {
       getServers: (_call: unknown, cb: grpc.sendUnaryData<GetServersResponse>) =>
-        cb(null, { servers: [{ id: 'n1', rpcAddr: '127.0.0.1:1', isLeader: true }] }),
+        cb(null, { servers: [{ id: 'n1', rpcAddr: '127.0.0.1:1', isLeader: true, isLearner: false }] }),
     });
     const creds = grpc.ServerCredentials.createSsl(
       Buffer.from(fixtures.ca),
@@ -115,7 +115,7 @@ describe('PortMux', () => {
 
   it('routes a gRPC client over mTLS to the gRPC server, first byte intact', async () => {
     const res = await getServers(newClient());
-    expect(res.servers).toEqual([{ id: 'n1', rpcAddr: '127.0.0.1:1', isLeader: true }]);
+    expect(res.servers).toEqual([{ id: 'n1', rpcAddr: '127.0.0.1:1', isLeader: true, isLearner: false }]);
     expect(raft.sockets).toHaveLength(0);
   });
 

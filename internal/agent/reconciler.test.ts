@@ -8,7 +8,7 @@ function member(name: string, status: Member['status'], rpcAddr = `${name}:8400`
 }
 
 function voter(id: string, rpcAddr = `${id}:8400`): ServerInfo {
-  return { id, rpcAddr, isLeader: id === 'n1' };
+  return { id, rpcAddr, isLeader: id === 'n1', isLearner: false };
 }
 
 function plan(over: Partial<PlanInput>): ReturnType<typeof planReconcile> {
@@ -84,7 +84,7 @@ class FakeRaft {
     return this.leader;
   }
   async getServers(): Promise<ServerInfo[]> {
-    return [...this.voters].map(([id, rpcAddr]) => ({ id, rpcAddr, isLeader: id === 'n1' && this.leader }));
+    return [...this.voters].map(([id, rpcAddr]) => ({ id, rpcAddr, isLeader: id === 'n1' && this.leader, isLearner: false }));
   }
   async join(id: string, addr: string): Promise<void> {
     this.calls.push(`join ${id}`);

@@ -2,16 +2,20 @@
 //   hardstate   term, vote, commit (atomic file)
 //   snapshot    the latest snapshot's meta and state machine descriptor (atomic file)
 //   entries/    the Raft log in a commit log (internal/log): entry index i is stored at log offset i
-// The core reads synchronously, so an in-memory view (MemoryStorage) of everything since the snapshot sits
+// The core reads synchronously, so an in-memory view (MemoryStorage) of the entries since the snapshot sits
 // beside the files, updated only after a write is durable (the etcd WAL + MemoryStorage arrangement).
-// Compaction keeps that view, and the disk log, bounded.
+// The trailing entries a compaction keeps behind the snapshot (for followers a little behind) stay on disk
+// only: memory holds their terms and sizes, and the rare read of one is a synchronous read of the entry log.
+// So resident memory is bounded by the snapshot interval, not by the interval plus what is kept behind it.
 
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Log, type LogDeps } from '../log/index.js';
 import {
+  CompactedError,
   MemoryStorage,
   NONE,
+  entrySize,
   encodeConfChange,
   type ConfState,
   type Entry,
@@ -53,11 +57,23 @@ export interface TrailingEntries {
   bytes: number;
 }
 
+/**
+ * Entries at or before the snapshot that compaction kept on disk: `terms[k]` and `sizes[k]` are those of the
+ * entry at `head + k`, for head <= index < the snapshot's index. The entry at `head` only lends its term (it is
+ * the log's dummy head, as in MemoryStorage); entries after it can be read.
+ */
+interface DiskTrail {
+  head: number;
+  terms: number[];
+  sizes: number[];
+}
+
 export class RaftStorage implements Storage {
   private readonly view: MemoryStorage;
   private hard: HardState;
   private sinceSnapshotBytes = 0;
   private persistedCommit: number;
+  private trail: DiskTrail;
 
   private constructor(
     readonly dir: string,
@@ -65,9 +81,11 @@ export class RaftStorage implements Storage {
     private readonly hardStateFile: HardStateFile,
     private readonly snapshotFile: SnapshotFile,
     view: MemoryStorage,
+    trail: DiskTrail,
     hard: HardState,
   ) {
     this.view = view;
+    this.trail = trail;
     this.hard = hard;
     this.persistedCommit = hard.commit;
   }
@@ -101,9 +119,9 @@ export class RaftStorage implements Storage {
       // The log does not continue the snapshot (a crash between installing a snapshot and resetting the log).
       await log.reset(snapIndex + 1);
     }
-    const view = viewOf(snap, loaded ?? []);
+    const { view, trail } = viewOf(snap, loaded ?? []);
     view.setHardState(hard);
-    const storage = new RaftStorage(dir, log, hardStateFile, snapshotFile, view, hard);
+    const storage = new RaftStorage(dir, log, hardStateFile, snapshotFile, view, trail, hard);
     if (bootstrapEntries.length > 0) {
       await storage.appendEntries(bootstrapEntries, true);
       await hardStateFile.write(hard);
@@ -117,13 +135,29 @@ export class RaftStorage implements Storage {
     return this.view.initialState();
   }
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    return this.view.entries(lo, hi, maxBytes);
+    const inMemory = this.view.firstIndex();
+    if (lo >= inMemory) return this.view.entries(lo, hi, maxBytes);
+    if (lo <= this.trail.head) throw new CompactedError(lo, this.trail.head + 1);
+    const out = this.readTrail(lo, Math.min(hi, inMemory), maxBytes);
+    if (hi > inMemory && out.length === inMemory - lo) {
+      let used = 0;
+      for (const e of out) used += entrySize(e);
+      for (const e of this.view.entries(inMemory, hi, maxBytes)) {
+        used += entrySize(e);
+        if (used > maxBytes) break;
+        out.push(e);
+      }
+    }
+    return out;
   }
   term(i: number): number {
-    return this.view.term(i);
+    const snapIndex = this.view.firstIndex() - 1;
+    if (i >= snapIndex) return this.view.term(i);
+    if (i < this.trail.head) throw new CompactedError(i, this.trail.head + 1);
+    return this.trail.terms[i - this.trail.head]!;
   }
   firstIndex(): number {
-    return this.view.firstIndex();
+    return this.trail.head + 1;
   }
   lastIndex(): number {
     return this.view.lastIndex();
@@ -137,6 +171,7 @@ export class RaftStorage implements Storage {
   /** Installs a snapshot received from the leader: durable first, then the log restarts after it. */
   async installSnapshot(snap: Snapshot): Promise<void> {
     await this.snapshotFile.write(snap);
+    this.trail = emptyTrail(snap.meta.index);
     await this.log.reset(snap.meta.index + 1);
     this.view.applySnapshot(snap);
   }
@@ -198,21 +233,51 @@ export class RaftStorage implements Storage {
     const snap = this.view.createSnapshot(index, confState, data);
     await this.snapshotFile.write(snap);
     this.sinceSnapshotBytes = 0;
-    const compactTo = this.trailingStart(index, keep) - 1;
-    if (compactTo >= this.view.firstIndex()) {
-      this.view.compact(compactTo);
-      await this.log.truncatePrefix(compactTo + 1);
+    // The core may read between awaits: the trail and the view change together, before the disk log shrinks.
+    const head = this.trailingStart(index, keep) - 1;
+    const dropped = head > this.trail.head;
+    const trail: DiskTrail = { head, terms: [], sizes: [] };
+    for (let i = head; i < index; i++) {
+      trail.terms.push(this.term(i));
+      trail.sizes.push(this.dataSize(i));
     }
+    this.trail = trail;
+    this.view.compact(index);
+    if (dropped) await this.log.truncatePrefix(head + 1);
     return snap;
+  }
+
+  /** Record bytes of the entry at `index` (which must be held, in memory or in the trail). */
+  private dataSize(index: number): number {
+    if (index < this.view.firstIndex()) return this.trail.sizes[index - this.trail.head]!;
+    return this.view.entries(index, index + 1, Infinity)[0]!.data.length;
+  }
+
+  /** Entries of the on-disk trail in [lo, hi) within maxBytes (at least one), read from the entry log. */
+  private readTrail(lo: number, hi: number, maxBytes: number): Entry[] {
+    const out: Entry[] = [];
+    let used = 0;
+    for (let at = lo; at < hi; ) {
+      const page = this.log.readRangeNow(at, { maxRecords: hi - at, maxBytes: Math.min(maxBytes - used, ENTRY_LOG_MAX_RECORD_BYTES) });
+      if (page.length === 0 || page[0]!.offset !== at) throw new RaftLogGapError(at, page[0]?.offset ?? this.log.nextOffset());
+      for (const rec of page) {
+        const e = decodeStoredEntry(rec.offset, rec.value);
+        used += entrySize(e);
+        if (out.length > 0 && used > maxBytes) return out;
+        out.push(e);
+        at = rec.offset + 1;
+      }
+    }
+    return out;
   }
 
   /** First index to keep so that at most `keep.entries` entries and `keep.bytes` bytes stay up to `index`. */
   private trailingStart(index: number, keep: TrailingEntries): number {
-    const first = this.view.firstIndex();
+    const first = this.firstIndex();
     let start = index + 1;
     let bytes = 0;
     while (start > first && index + 1 - start < keep.entries) {
-      const size = this.view.entries(start - 1, start, Infinity)[0]!.data.length;
+      const size = this.dataSize(start - 1);
       if (bytes + size > keep.bytes) break;
       bytes += size;
       start--;
@@ -223,6 +288,11 @@ export class RaftStorage implements Storage {
   /** Bytes of entries appended since the last snapshot (they are held in memory until then). */
   bytesSinceSnapshot(): number {
     return this.sinceSnapshotBytes;
+  }
+
+  /** Entries held in memory (those after the snapshot); the trailing ones kept behind it are on disk only. */
+  entriesInMemory(): number {
+    return this.view.lastIndex() - this.view.firstIndex() + 1;
   }
 
   async close(): Promise<void> {
@@ -242,27 +312,31 @@ function openEntryLog(dir: string, initialOffset: number, segmentBytes: number, 
   );
 }
 
+function emptyTrail(snapIndex: number): DiskTrail {
+  return { head: snapIndex, terms: [], sizes: [] };
+}
+
 /**
- * The in-memory view: the snapshot, the entries after it, and the trailing entries before it that compaction
- * kept on disk (so that after a restart a follower a little behind still catches up from the log).
+ * The in-memory view (the snapshot and the entries after it) and the on-disk trail (the entries before it
+ * that compaction kept, so that after a restart a follower a little behind still catches up from the log).
+ * Entries kept in the view are copied out of the read pages, which would otherwise pin every page in memory.
  */
-function viewOf(snap: Snapshot | undefined, loaded: Entry[]): MemoryStorage {
+function viewOf(snap: Snapshot | undefined, loaded: Entry[]): { view: MemoryStorage; trail: DiskTrail } {
   const view = new MemoryStorage();
-  if (!snap) {
-    view.append(loaded);
-    return view;
-  }
+  const snapIndex = snap?.meta.index ?? 0;
+  if (snap) view.applySnapshot(snap);
+  const trail = emptyTrail(snapIndex);
   const head = loaded[0];
-  if (head && head.index < snap.meta.index) {
-    // Start the view at the oldest kept entry, then record the real snapshot over it.
-    view.applySnapshot({ meta: { index: head.index, term: head.term, confState: snap.meta.confState }, data: new Uint8Array(0) });
-    view.append(loaded.slice(1));
-    view.createSnapshot(snap.meta.index, snap.meta.confState, snap.data);
-  } else {
-    view.applySnapshot(snap);
-    view.append(loaded.filter((e) => e.index > snap.meta.index));
+  if (head && head.index < snapIndex) {
+    trail.head = head.index;
+    for (const e of loaded) {
+      if (e.index >= snapIndex) break;
+      trail.terms.push(e.term);
+      trail.sizes.push(e.data.length);
+    }
   }
-  return view;
+  view.append(loaded.filter((e) => e.index > snapIndex).map((e) => ({ ...e, data: e.data.slice() })));
+  return { view, trail };
 }
 
 /**

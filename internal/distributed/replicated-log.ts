@@ -76,11 +76,14 @@ export interface ReplicatedLogConfig {
   heartbeatTicks?: number;
   /** Take a snapshot (and compact the Raft log) after this many applied entries. Default 2000. */
   snapshotEveryEntries?: number;
-  /** ...or after this many bytes of entries (the Raft log since the last snapshot is held in memory). Default 64 MiB. */
+  /**
+   * ...or after this many bytes of entries. The entries since the last snapshot are what the node holds in
+   * memory, so this bounds its resident memory; a snapshot costs a few fsyncs. Default 8 MiB.
+   */
   snapshotEveryBytes?: number;
   /** Entries kept behind a snapshot for followers that are only a little behind. Default 500... */
   snapshotKeepEntries?: number;
-  /** ...and at most this many bytes of them. Default 16 MiB. */
+  /** ...and at most this many bytes of them (on disk only: memory holds their terms). Default 16 MiB. */
   snapshotKeepBytes?: number;
   /** Max bytes of records in one Raft entry. Default 1 MiB. */
   maxEntryBytes?: number;
@@ -195,7 +198,7 @@ export class ReplicatedLog implements LogService {
     this.electionTicks = config.electionTicks ?? 10;
     this.snapshotEvery = config.snapshotEveryEntries ?? 2000;
     this.snapshotKeep = config.snapshotKeepEntries ?? 500;
-    this.snapshotEveryBytes = config.snapshotEveryBytes ?? 64 * 1024 * 1024;
+    this.snapshotEveryBytes = config.snapshotEveryBytes ?? 8 * 1024 * 1024;
     this.snapshotKeepBytes = config.snapshotKeepBytes ?? 16 * 1024 * 1024;
     this.maxRecordBytes = config.log?.maxRecordBytes ?? 1024 * 1024;
     // Proposal ids restart at 1 with the process: the session tag keeps an entry proposed before a restart
@@ -750,6 +753,7 @@ export class ReplicatedLog implements LogService {
       id: memberName(raftId),
       rpcAddr: this.fsm.addresses.get(raftId) ?? (raftId === this.raftId ? this.config.advertiseAddr : this.transport.peerAddr(raftId) ?? ''),
       isLeader: raftId === this.leader,
+      isLearner: cs.learners.includes(raftId),
     }));
   }
 

@@ -181,7 +181,7 @@ function serversOf(endpoints: Endpoint[], options: grpc.ChannelOptions): { serve
   const listed = options[SERVERS_ATTRIBUTE_KEY] as ClusterServer[] | undefined;
   return endpoints.map((endpoint, i) => {
     const addr = grpc.experimental.endpointToString(endpoint);
-    const server = listed?.[i] ?? { id: addr, rpcAddr: addr, isLeader: false };
+    const server = listed?.[i] ?? { id: addr, rpcAddr: addr, isLeader: false, isLearner: false };
     return { server, endpoint };
   });
 }

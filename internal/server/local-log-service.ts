@@ -41,6 +41,6 @@ export class LocalLogService implements LogService {
   }
 
   async getServers(): Promise<ServerInfo[]> {
-    return [{ id: this.self.id, rpcAddr: this.self.rpcAddr, isLeader: true }];
+    return [{ id: this.self.id, rpcAddr: this.self.rpcAddr, isLeader: true, isLearner: false }];
   }
 }

@@ -7,6 +7,8 @@ export interface ServerInfo {
   id: string;
   rpcAddr: string;
   isLeader: boolean;
+  /** Replicates and serves reads but does not vote (yet): a joining node until it is caught up and promoted. */
+  isLearner: boolean;
 }
 
 export interface ReadOptions {

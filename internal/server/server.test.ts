@@ -258,7 +258,7 @@ describe('log.v1.Log over mutual TLS', () => {
   it('lists the servers: a single node that leads', async () => {
     const root = client('root');
     const { servers } = await unary(root.getServers.bind(root), {});
-    expect(servers).toEqual([{ id: 'local', rpcAddr: '', isLeader: true }]);
+    expect(servers).toEqual([{ id: 'local', rpcAddr: '', isLeader: true, isLearner: false }]);
   });
 
   it('reports SERVING on grpc.health.v1.Health, and NOT_SERVING to a watcher when the server stops', async () => {

@@ -58,7 +58,7 @@ export class FakeCluster {
         cb(null, {
           servers: this.nodes
             .filter((n) => !n.stopped)
-            .map((n) => ({ id: n.id, rpcAddr: n.addr, isLeader: !node.blind && n.id === this.leaderId })),
+            .map((n) => ({ id: n.id, rpcAddr: n.addr, isLeader: !node.blind && n.id === this.leaderId, isLearner: false })),
         });
       },
       produce: (_call: unknown, cb: grpc.sendUnaryData<ProduceResponse>) => {
