@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Entry } from '../raft/index.js';
+import { CompactedError, type Entry } from '../raft/index.js';
 import { RaftStorage } from './raft-storage.js';
 
 const e = (index: number, term: number, data = `e${index}`): Entry => ({ index, term, type: 'normal', data: Buffer.from(data) });
@@ -79,6 +79,34 @@ describe('RaftStorage', () => {
     // keep more than asked).
     expect(r.firstIndex()).toBeLessThanOrEqual(11);
     expect(text(r.entries(11, 12, Infinity))).toEqual(['11/1/e11']);
+  });
+
+  test('only the entries after the snapshot are held in memory; the trailing ones are read from disk', async () => {
+    const s = await open();
+    await s.appendEntries(Array.from({ length: 20 }, (_, i) => e(i + 1, i < 12 ? 1 : 2)), true);
+    await s.createSnapshot(15, { voters: ['a#1'], learners: [] }, Buffer.alloc(0), { entries: 5, bytes: 1 << 20 });
+    expect(s.entriesInMemory()).toBe(5);
+    expect(text(s.entries(11, 21, Infinity))).toEqual(Array.from({ length: 10 }, (_, i) => `${i + 11}/${i + 11 < 13 ? 1 : 2}/e${i + 11}`));
+    // The size limit holds across the boundary between disk and memory (each entry counts 3 bytes + 24).
+    expect(text(s.entries(12, 21, 7 * 27))).toEqual(['12/1/e12', '13/2/e13', '14/2/e14', '15/2/e15', '16/2/e16', '17/2/e17', '18/2/e18']);
+    expect(text(s.entries(12, 21, 1))).toEqual(['12/1/e12']);
+    expect([s.term(10), s.term(12), s.term(13), s.term(15)]).toEqual([1, 1, 2, 2]);
+    expect(() => s.term(9)).toThrow(CompactedError);
+    expect(() => s.entries(10, 12, Infinity)).toThrow(CompactedError);
+    const r = await reopen(s);
+    expect(r.entriesInMemory()).toBe(5);
+    expect(text(r.entries(r.firstIndex(), 21, Infinity))).toHaveLength(21 - r.firstIndex());
+  });
+
+  test('a later snapshot moves the trail forward, counting the bytes of entries already on disk only', async () => {
+    const s = await open();
+    await s.appendEntries(Array.from({ length: 20 }, (_, i) => e(i + 1, 1, 'x'.repeat(100))), true);
+    await s.createSnapshot(12, { voters: ['a#1'], learners: [] }, Buffer.alloc(0), { entries: 100, bytes: 10_000 });
+    expect([s.firstIndex(), s.entriesInMemory()]).toEqual([1, 8]);
+    await s.createSnapshot(18, { voters: ['a#1'], learners: [] }, Buffer.alloc(0), { entries: 100, bytes: 850 });
+    // 8 entries of 100 bytes fit in 850: 11..18 stay, 11 and 12 of them from the previous trail.
+    expect([s.firstIndex(), s.entriesInMemory()]).toEqual([11, 2]);
+    expect(s.entries(11, 21, Infinity).map((x) => x.index)).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
   });
 
   test('the trailing entries kept are bounded by bytes as well as by count', async () => {

@@ -58,9 +58,9 @@ export interface TrailingEntries {
 }
 
 /**
- * Entries at or before the snapshot that compaction kept on disk: `terms[k]` and `sizes[k]` are those of the
- * entry at `head + k`, for head <= index < the snapshot's index. The entry at `head` only lends its term (it is
- * the log's dummy head, as in MemoryStorage); entries after it can be read.
+ * Entries up to the snapshot that compaction kept on disk: `terms[k]` and `sizes[k]` are those of the entry at
+ * `head + k`, for head <= index <= the snapshot's index. The entry at `head` only lends its term (it is the
+ * log's dummy head, as in MemoryStorage); the entries after it are read from the entry log.
  */
 interface DiskTrail {
   head: number;
@@ -237,9 +237,10 @@ export class RaftStorage implements Storage {
     const head = this.trailingStart(index, keep) - 1;
     const dropped = head > this.trail.head;
     const trail: DiskTrail = { head, terms: [], sizes: [] };
-    for (let i = head; i < index; i++) {
+    for (let i = head; i <= index; i++) {
       trail.terms.push(this.term(i));
-      trail.sizes.push(this.dataSize(i));
+      // The head only lends its term: its size is never counted (it may not even be known).
+      trail.sizes.push(i === head ? 0 : this.dataSize(i));
     }
     this.trail = trail;
     this.view.compact(index);
@@ -330,7 +331,7 @@ function viewOf(snap: Snapshot | undefined, loaded: Entry[]): { view: MemoryStor
   if (head && head.index < snapIndex) {
     trail.head = head.index;
     for (const e of loaded) {
-      if (e.index >= snapIndex) break;
+      if (e.index > snapIndex) break;
       trail.terms.push(e.term);
       trail.sizes.push(e.data.length);
     }

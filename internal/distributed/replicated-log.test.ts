@@ -41,7 +41,7 @@ describe('ReplicatedLog', () => {
     expect(await a.produce('', [enc('x'), enc('y')])).toBe(0);
     expect(await a.produce('', [enc('z')])).toBe(2);
     expect(dec(await a.read('', 2))).toBe('z');
-    expect(await a.getServers()).toEqual([{ id: 'a', rpcAddr: cluster.get('a').listener.addr, isLeader: true }]);
+    expect(await a.getServers()).toEqual([{ id: 'a', rpcAddr: cluster.get('a').listener.addr, isLeader: true, isLearner: false }]);
   });
 
   test('a restarted single node resumes its term and log, and keeps counting offsets', async () => {
