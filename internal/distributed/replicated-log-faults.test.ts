@@ -8,6 +8,7 @@ import path from 'node:path';
 import { SeededRandom } from '../raft/index.js';
 import { MemoryNetwork } from './memory-transport.js';
 import { ReplicatedLog } from './replicated-log.js';
+import { openMemoryReplica } from './testing/memory-replica.js';
 import { waitUntil } from './testing/wait.js';
 
 const NAMES = ['a', 'b', 'c'];
@@ -40,17 +41,7 @@ describe('ReplicatedLog under random faults', () => {
     const nodes = new Map<string, ReplicatedLog>();
     const raftIds = new Map<string, string>();
     const start = async (name: string, bootstrap = false): Promise<ReplicatedLog> => {
-      const log = await ReplicatedLog.open({
-        id: name,
-        dataDir: path.join(root, name),
-        advertiseAddr: `mem:${name}`,
-        transport: (raftId) => network.transport(raftId, `mem:${name}`),
-        bootstrap,
-        tickMs: 10,
-        electionTicks: 8,
-        snapshotEveryEntries: 15,
-        snapshotKeepEntries: 3,
-      });
+      const log = await openMemoryReplica(network, root, name, { bootstrap, electionTicks: 8, snapshotEveryEntries: 15, snapshotKeepEntries: 3 });
       nodes.set(name, log);
       raftIds.set(name, log.raftId);
       return log;

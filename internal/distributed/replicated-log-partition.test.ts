@@ -6,6 +6,7 @@ import { InvalidTopicError, RecordTooLargeError } from '../log/index.js';
 import { NotLeaderError } from '../server/log-service.js';
 import { MemoryNetwork } from './memory-transport.js';
 import { ReplicatedLog } from './replicated-log.js';
+import { openMemoryReplica } from './testing/memory-replica.js';
 import { waitUntil } from './testing/wait.js';
 
 const enc = (s: string): Uint8Array => Buffer.from(s);
@@ -16,15 +17,7 @@ let network: MemoryNetwork;
 let nodes: Map<string, ReplicatedLog>;
 
 async function start(name: string, bootstrap = false): Promise<ReplicatedLog> {
-  const log = await ReplicatedLog.open({
-    id: name,
-    dataDir: path.join(root, name),
-    advertiseAddr: `mem:${name}`,
-    transport: (raftId) => network.transport(raftId, `mem:${name}`),
-    bootstrap,
-    tickMs: 10,
-    electionTicks: 10,
-  });
+  const log = await openMemoryReplica(network, root, name, { bootstrap });
   nodes.set(name, log);
   return log;
 }

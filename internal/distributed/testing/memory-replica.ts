@@ -1,0 +1,19 @@
+// A replica on the in-memory network (no TLS), for tests about the runtime's behaviour under partitions and faults.
+import path from 'node:path';
+import type { MemoryNetwork } from '../memory-transport.js';
+import { ReplicatedLog, type ReplicatedLogConfig } from '../replicated-log.js';
+
+export type MemoryReplicaOptions = Partial<Omit<ReplicatedLogConfig, 'id' | 'dataDir' | 'advertiseAddr' | 'transport'>>;
+
+/** Opens replica `name` under `root`, reachable on `network` at `mem:<name>`. Fast ticks unless overridden. */
+export function openMemoryReplica(network: MemoryNetwork, root: string, name: string, options: MemoryReplicaOptions = {}): Promise<ReplicatedLog> {
+  return ReplicatedLog.open({
+    tickMs: 10,
+    electionTicks: 10,
+    ...options,
+    id: name,
+    dataDir: path.join(root, name),
+    advertiseAddr: `mem:${name}`,
+    transport: (raftId) => network.transport(raftId, `mem:${name}`),
+  });
+}
