@@ -58,7 +58,8 @@ export class PortMux {
   }
 
   static async listen(options: PortMuxOptions): Promise<PortMux> {
-    const server = net.createServer({ pauseOnConnect: true });
+    // Without noDelay, Nagle holds a gRPC response back until the previous segment is acknowledged: milliseconds a call.
+    const server = net.createServer({ pauseOnConnect: true, noDelay: true });
     const mux = new PortMux(server, options);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {

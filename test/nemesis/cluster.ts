@@ -29,6 +29,8 @@ export interface ClusterOptions {
   sync?: 'always' | 'interval' | 'never';
   logLevel?: string;
   extraArgs?: string[];
+  /** Flags for the node processes' Node.js itself (e.g. --cpu-prof when profiling a bench). */
+  nodeArgs?: string[];
 }
 
 export interface ClusterNode {
@@ -334,6 +336,7 @@ export class Cluster {
     const root = repoRoot();
     const peer = this.certs.peers.get(name)!;
     const args = [
+      ...(this.opts.nodeArgs ?? []),
       ...l.preload.flatMap((p) => ['--import', p]),
       ...(proxy ? ['--import', l.redirect, '--import', l.diagnostics] : []),
       l.main,
