@@ -90,11 +90,40 @@ export interface ConsumeRequest {
    * (the default) a follower may answer from its possibly slightly stale copy.
    */
   linearizable: boolean;
+  /**
+   * ConsumeStream only: when above 0, each stream message carries up to this many consecutive records in
+   * ConsumeResponse.batch, and `record` is unset. Why: gRPC costs about the same per message whatever it holds,
+   * so one record per message caps a stream at a few tens of thousands of records/s; a batch pays that cost once
+   * for many records, as a Kafka fetch does. The server caps the count at 1024 (lower if its page record limit
+   * is lower) and also bounds each message by its page byte limit (1 MiB by default), so a client may ask for more
+   * than it gets; a single record larger than that limit still comes, alone. A message never waits to fill up:
+   * it holds what the log has, so at the head records arrive as they are appended.
+   * 0 or unset is the book's behaviour, one record per message in `record`: a book client never sets this field.
+   * Unary Consume reads exactly one record and ignores this field.
+   * (`optional` changes nothing on the wire, where this is a plain uint32; it keeps the field optional in
+   * generated code, so code that builds a ConsumeRequest without it stays valid.)
+   */
+  maxBatchRecords?: number | undefined;
 }
 
 export interface ConsumeResponse {
-  /** The record at the requested offset. (Field number 2 is the book's.) */
-  record: Record | undefined;
+  /** The record at the requested offset. (Field number 2 is the book's.) Unset on a batched ConsumeStream. */
+  record:
+    | Record
+    | undefined;
+  /**
+   * Extension, set only on a ConsumeStream that asked for max_batch_records > 0: the records of this message.
+   * A book client does not know this field and never asks for it, so it never receives it.
+   * (A message rather than a repeated field here so that, in generated code, it is optional like `record` and
+   * code that builds a ConsumeResponse without it stays valid.)
+   */
+  batch?: RecordBatch | undefined;
+}
+
+/** Consecutive records of one log, in offset order. */
+export interface RecordBatch {
+  /** At least one record; the next offset to read is one past the last. */
+  records: Record[];
 }
 
 /**
@@ -446,7 +475,7 @@ export const ProduceResponse: MessageFns<ProduceResponse> = {
 };
 
 function createBaseConsumeRequest(): ConsumeRequest {
-  return { offset: 0, topic: "", linearizable: false };
+  return { offset: 0, topic: "", linearizable: false, maxBatchRecords: undefined };
 }
 
 export const ConsumeRequest: MessageFns<ConsumeRequest> = {
@@ -459,6 +488,9 @@ export const ConsumeRequest: MessageFns<ConsumeRequest> = {
     }
     if (message.linearizable !== false) {
       writer.uint32(128).bool(message.linearizable);
+    }
+    if (message.maxBatchRecords !== undefined) {
+      writer.uint32(136).uint32(message.maxBatchRecords);
     }
     return writer;
   },
@@ -500,6 +532,14 @@ export const ConsumeRequest: MessageFns<ConsumeRequest> = {
             message.linearizable = reader.bool();
             continue;
           }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.maxBatchRecords = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -517,6 +557,11 @@ export const ConsumeRequest: MessageFns<ConsumeRequest> = {
       offset: isSet(object.offset) ? globalThis.Number(object.offset) : 0,
       topic: isSet(object.topic) ? globalThis.String(object.topic) : "",
       linearizable: isSet(object.linearizable) ? globalThis.Boolean(object.linearizable) : false,
+      maxBatchRecords: isSet(object.maxBatchRecords)
+        ? globalThis.Number(object.maxBatchRecords)
+        : isSet(object.max_batch_records)
+        ? globalThis.Number(object.max_batch_records)
+        : undefined,
     };
   },
 
@@ -531,6 +576,9 @@ export const ConsumeRequest: MessageFns<ConsumeRequest> = {
     if (message.linearizable !== false) {
       obj.linearizable = message.linearizable;
     }
+    if (message.maxBatchRecords !== undefined) {
+      obj.maxBatchRecords = Math.round(message.maxBatchRecords);
+    }
     return obj;
   },
 
@@ -542,18 +590,22 @@ export const ConsumeRequest: MessageFns<ConsumeRequest> = {
     message.offset = object.offset ?? 0;
     message.topic = object.topic ?? "";
     message.linearizable = object.linearizable ?? false;
+    message.maxBatchRecords = object.maxBatchRecords ?? undefined;
     return message;
   },
 };
 
 function createBaseConsumeResponse(): ConsumeResponse {
-  return { record: undefined };
+  return { record: undefined, batch: undefined };
 }
 
 export const ConsumeResponse: MessageFns<ConsumeResponse> = {
   encode(message: ConsumeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.record !== undefined) {
       Record.encode(message.record, writer.uint32(18).fork()).join();
+    }
+    if (message.batch !== undefined) {
+      RecordBatch.encode(message.batch, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -579,6 +631,14 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
             message.record = Record.decode(reader, reader.uint32());
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.batch = RecordBatch.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -592,13 +652,19 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
   },
 
   fromJSON(object: any): ConsumeResponse {
-    return { record: isSet(object.record) ? Record.fromJSON(object.record) : undefined };
+    return {
+      record: isSet(object.record) ? Record.fromJSON(object.record) : undefined,
+      batch: isSet(object.batch) ? RecordBatch.fromJSON(object.batch) : undefined,
+    };
   },
 
   toJSON(message: ConsumeResponse): unknown {
     const obj: any = {};
     if (message.record !== undefined) {
       obj.record = Record.toJSON(message.record);
+    }
+    if (message.batch !== undefined) {
+      obj.batch = RecordBatch.toJSON(message.batch);
     }
     return obj;
   },
@@ -611,6 +677,78 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
     message.record = (object.record !== undefined && object.record !== null)
       ? Record.fromPartial(object.record)
       : undefined;
+    message.batch = (object.batch !== undefined && object.batch !== null)
+      ? RecordBatch.fromPartial(object.batch)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRecordBatch(): RecordBatch {
+  return { records: [] };
+}
+
+export const RecordBatch: MessageFns<RecordBatch> = {
+  encode(message: RecordBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.records) {
+      Record.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecordBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecordBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.records.push(Record.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RecordBatch {
+    return {
+      records: globalThis.Array.isArray(object?.records) ? object.records.map((e: any) => Record.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: RecordBatch): unknown {
+    const obj: any = {};
+    if (message.records?.length) {
+      obj.records = message.records.map((e) => Record.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RecordBatch>, I>>(base?: I): RecordBatch {
+    return RecordBatch.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RecordBatch>, I>>(object: I): RecordBatch {
+    const message = createBaseRecordBatch();
+    message.records = object.records?.map((e) => Record.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1417,7 +1555,8 @@ export const LogService = {
   /**
    * Streams records from an offset on: everything that exists, then each new record as it is appended (it waits
    * at the head without polling) until the client cancels. The server honours the stream's flow control, so a slow
-   * client slows its stream rather than growing a buffer.
+   * client slows its stream rather than growing a buffer. One record per message, or batches of them when the
+   * request sets max_batch_records.
    */
   consumeStream: {
     path: "/log.v1.Log/ConsumeStream" as const,
@@ -1490,7 +1629,8 @@ export interface LogServer extends UntypedServiceImplementation {
   /**
    * Streams records from an offset on: everything that exists, then each new record as it is appended (it waits
    * at the head without polling) until the client cancels. The server honours the stream's flow control, so a slow
-   * client slows its stream rather than growing a buffer.
+   * client slows its stream rather than growing a buffer. One record per message, or batches of them when the
+   * request sets max_batch_records.
    */
   consumeStream: handleServerStreamingCall<ConsumeRequest, ConsumeResponse>;
   /** Appends a stream of records. Many requests may be in flight; responses come back in request order. */
@@ -1541,7 +1681,8 @@ export interface LogClient extends Client {
   /**
    * Streams records from an offset on: everything that exists, then each new record as it is appended (it waits
    * at the head without polling) until the client cancels. The server honours the stream's flow control, so a slow
-   * client slows its stream rather than growing a buffer.
+   * client slows its stream rather than growing a buffer. One record per message, or batches of them when the
+   * request sets max_batch_records.
    */
   consumeStream(request: ConsumeRequest, options?: Partial<CallOptions>): ClientReadableStream<ConsumeResponse>;
   consumeStream(

@@ -4,8 +4,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import type { LogClient } from '../../api/v1/log.js';
+import type { ConsumeResponse, LogClient } from '../../api/v1/log.js';
 import { createClient } from '../../internal/loadbalance/index.js';
+import { MAX_STREAM_BATCH_RECORDS } from '../../internal/server/requests.js';
+import { cancel, take } from '../../internal/server/test-support.js';
 import { writeClusterCerts, type ClusterCerts } from '../../test/nemesis/cluster-certs.js';
 import { batchProduce, streamConsume, streamProduce, unaryProduce } from './load.js';
 import { startNoopServer, type NoopServer } from './noop-server.js';
@@ -81,5 +83,40 @@ describe('cluster bench load generator against the no-op server', () => {
     expect(r.records).toBeGreaterThanOrEqual(5000);
     expect(r.seconds).toBeLessThan(5);
     expect(r.lastOffset).toBeGreaterThanOrEqual(4999);
+  });
+
+  it('batched ConsumeStream counts every record of every message, not messages', async () => {
+    const r = await streamConsume(client, 5000, 5000, 256);
+    // From offset 0 with no gaps, the count and the last offset agree only if each batch adds all its records.
+    expect(r.records).toBe(r.lastOffset + 1);
+    expect(r.records % 256).toBe(0);
+    expect(r.records).toBeGreaterThanOrEqual(5000);
+    expect(r.p50Ms).toBeGreaterThanOrEqual(0);
+  });
+
+  it("unbatched ConsumeStream (the book's form) counts one record per message", async () => {
+    const r = await streamConsume(client, 5000, 2000, 0);
+    expect(r.records).toBe(r.lastOffset + 1);
+    expect(r.records).toBeGreaterThanOrEqual(2000);
+  });
+
+  it("the no-op server's ConsumeStream batches as asked, capped as the real server caps", async () => {
+    const first = async (maxBatchRecords: number): Promise<ConsumeResponse> => {
+      const call = client.consumeStream({ offset: 7, topic: '', linearizable: false, maxBatchRecords });
+      try {
+        const [message] = await take<ConsumeResponse>(call, 1);
+        return message!;
+      } finally {
+        cancel(call);
+      }
+    };
+    const asked = await first(100);
+    expect(asked.record).toBeUndefined();
+    expect(asked.batch?.records.map((r) => r.offset)).toEqual(Array.from({ length: 100 }, (_, i) => 7 + i));
+    expect(asked.batch?.records[0]?.value).toHaveLength(256);
+    expect((await first(1_000_000)).batch?.records).toHaveLength(MAX_STREAM_BATCH_RECORDS);
+    const book = await first(0);
+    expect(book.batch).toBeUndefined();
+    expect(book.record?.offset).toBe(7);
   });
 });

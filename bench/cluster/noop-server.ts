@@ -10,6 +10,7 @@ import {
   type ProduceRequest,
   type ProduceResponse,
 } from '../../api/v1/log.js';
+import { DEFAULT_LIMITS, streamBatchRecords } from '../../internal/server/requests.js';
 
 export interface NoopServerOptions {
   host?: string;
@@ -59,10 +60,22 @@ export async function startNoopServer(opts: NoopServerOptions): Promise<NoopServ
       let open = true;
       call.on('cancelled', () => (open = false));
       call.on('error', () => (open = false));
+      // Batches as the real server makes them with its default limits (the same cap on the count, and a page's
+      // byte budget), so that the baseline is measured with the same number of records per message.
+      const batch = Math.min(
+        streamBatchRecords(call.request.maxBatchRecords, DEFAULT_LIMITS),
+        Math.max(1, Math.floor(DEFAULT_LIMITS.defaultPageBytes / payload.length)),
+      );
+      const message = (): ConsumeResponse => {
+        if (batch === 0) return { record: record(offset++) };
+        const records = Array.from({ length: batch }, (_, i) => record(offset + i));
+        offset += batch;
+        return { record: undefined, batch: { records } };
+      };
       // Honour flow control as the real server must: write until the stream says stop, resume on drain.
       const pump = (): void => {
         while (open) {
-          if (!call.write({ record: record(offset++) })) {
+          if (!call.write(message())) {
             call.once('drain', pump);
             return;
           }

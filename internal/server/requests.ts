@@ -55,6 +55,23 @@ export function pageLimit(requested: number, defaultValue: number, max: number):
   return Math.min(requested > 0 ? requested : defaultValue, max);
 }
 
+/**
+ * The most records one batched ConsumeStream message carries, whatever a client asks: enough to spread gRPC's
+ * per-message cost over many records, few enough that a message (256 KiB of 256-byte records) is built quickly and
+ * a slow reader's flow control holds little, so cancellation and back-pressure stay responsive.
+ */
+export const MAX_STREAM_BATCH_RECORDS = 1024;
+
+/**
+ * Records per ConsumeStream message for a request's max_batch_records: 0 (unset or 0) for the book's one record
+ * per message in `record`, otherwise the request clamped to MAX_STREAM_BATCH_RECORDS and the server's page limit.
+ * Asking for more is not an error: like ConsumeRange's page sizes, it is a ceiling the server may lower.
+ */
+export function streamBatchRecords(requested: number | undefined, limits: ServerLimits): number {
+  if (requested === undefined || requested <= 0) return 0;
+  return Math.min(requested, MAX_STREAM_BATCH_RECORDS, limits.maxPageRecords);
+}
+
 /** A view of stored bytes as the Buffer the generated messages carry, without copying. */
 export function asBuffer(value: Uint8Array): Buffer {
   return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
