@@ -4,8 +4,11 @@
 // way: the state machine keeps, per topic, the next offset the applied commands lead to (`cursor`), starting
 // from the snapshot's ranges. A command whose records are already in the log (re-applied after a restart: the
 // topic logs are written before the Raft commit index is persisted) is skipped, so applying is idempotent and
-// needs no fsync of its own before it is acknowledged: the Raft log is the durable record. Topic logs fsync in
-// the background (group commit); a snapshot waits for those fsyncs (syncApplied) before it is recorded.
+// needs no fsync of its own before it is acknowledged: the Raft log is the durable record. So topic logs are not
+// fsynced per append (that would cost every replica a second fsync per Raft round, competing on the disk with
+// the Raft log's own, which is on the produce path): they fsync on a timer, and a snapshot fsyncs them
+// (syncApplied) before it is recorded. A crash can cut a topic log's unsynced tail; the restart re-applies the
+// Raft entries after the snapshot, which writes the same records at the same offsets again.
 //
 // Snapshots copy nothing: a snapshot is each topic's offset range at the applied index (see
 // snapshot-manifest.ts). Sending one streams those ranges' records; receiving one builds complete topic logs
@@ -43,13 +46,15 @@ export class SnapshotIncompleteError extends Error {
 export type AppendOutcome = { firstOffset: number } | { error: LogError };
 
 export interface StateMachineOptions {
-  /** Config of the topic logs (sync is always 'always': background group commit, see above). */
+  /** Config of the topic logs (their sync policy is always 'interval', see above). */
   log?: LogConfigInput;
   /** Replaces the topic logs' fdatasync (the agent times it for its metrics). */
   logDeps?: Partial<LogDeps>;
 }
 
 const COMPLETE_MARKER = 'COMPLETE';
+/** How often topic logs fsync on their own: bounds the dirty data a snapshot's sync has to write. */
+const TOPIC_SYNC_INTERVAL_MS = 1000;
 const SNAPSHOT_PAGE_BYTES = 1024 * 1024;
 
 export class TopicStateMachine {
@@ -57,8 +62,6 @@ export class TopicStateMachine {
   readonly addresses = new Map<string, string>();
   /** Bumped by every restore, so readers can tell their view of a log was replaced. */
   generation = 0;
-  /** Topic appends whose background fsync has not completed yet, oldest first. */
-  private pendingDurable: Array<{ done: Promise<unknown>; settled: boolean }> = [];
 
   private constructor(
     private readonly dataDir: string,
@@ -74,7 +77,7 @@ export class TopicStateMachine {
    * stopped is swapped in now.
    */
   static async open(dataDir: string, snapshotIndex: number, manifest: SnapshotManifest, options: StateMachineOptions = {}): Promise<TopicStateMachine> {
-    const logConfig: LogConfigInput = { ...(options.log ?? {}), sync: 'always' };
+    const logConfig: LogConfigInput = { ...(options.log ?? {}), sync: 'interval', syncIntervalMs: options.log?.syncIntervalMs ?? TOPIC_SYNC_INTERVAL_MS };
     const staged = stagingDir(dataDir, snapshotIndex);
     if (existsSync(path.join(staged, COMPLETE_MARKER))) await swapIn(dataDir, staged);
     await removeStaleStaging(dataDir, () => true);
@@ -112,21 +115,9 @@ export class TopicStateMachine {
     if (next >= end) return { firstOffset: first };
     if (next > first) await log.truncateSuffix(first);
     else if (next < first) throw new StateMachineDivergedError(topic, first, next);
-    const written = log.appendBatch(records);
-    const pending = { done: written, settled: false };
-    this.pendingDurable.push(pending);
-    written.then(
-      () => {
-        pending.settled = true;
-        this.noteDurable();
-      },
-      () => {},
-    );
+    // Resolves at once (no fsync); a failed write fails the log, which the next append or sync reports.
+    await log.appendBatch(records);
     return { firstOffset: first };
-  }
-
-  private noteDurable(): void {
-    while (this.pendingDurable.length > 0 && this.pendingDurable[0]!.settled) this.pendingDurable.shift();
   }
 
   setAddress(nodeId: string, addr: string): void {
@@ -135,8 +126,7 @@ export class TopicStateMachine {
 
   /** Resolves once everything applied so far is durable in the topic logs (before a snapshot is recorded). */
   async syncApplied(): Promise<void> {
-    await Promise.all(this.pendingDurable.map((p) => p.done));
-    this.pendingDurable = [];
+    await Promise.all(this.topics.list().map((t) => this.topics.get(t).sync()));
   }
 
   /** The point-in-time description of the state: each topic's range as of the last applied command. */
@@ -213,8 +203,6 @@ export class TopicStateMachine {
   async restore(index: number, manifest: SnapshotManifest): Promise<void> {
     const staged = stagingDir(this.dataDir, index);
     if (!existsSync(path.join(staged, COMPLETE_MARKER))) throw new SnapshotIncompleteError(`snapshot ${index} was never received`);
-    await Promise.allSettled(this.pendingDurable.map((p) => p.done));
-    this.pendingDurable = [];
     await this.topics.close();
     this.generation++;
     await swapIn(this.dataDir, staged);
@@ -224,7 +212,6 @@ export class TopicStateMachine {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled(this.pendingDurable.map((p) => p.done));
     await this.topics.close();
   }
 }

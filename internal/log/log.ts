@@ -189,6 +189,17 @@ export class Log {
     return this.acknowledge(first);
   }
 
+  /**
+   * Resolves once every record appended before the call is durable (one group-commit round, shared with any
+   * other waiter). For a log whose sync policy is not 'always' but whose owner needs a durable point now, as a
+   * replicated state machine does before its snapshot is recorded.
+   */
+  sync(): Promise<void> {
+    if (this.closed) return Promise.reject(new LogClosedError());
+    if (this.failed) return Promise.reject(this.failed);
+    return this.commit.request();
+  }
+
   private refuseWrite(size: number): LogError | null {
     if (this.closed) return new LogClosedError();
     if (this.failed) return this.failed;
