@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
+import { AGENT_ENV, AGENT_NODE_FLAGS } from '../cmd/proglog/agent-runtime.js';
 import { issueCert, writeDevCerts, type CertificateAuthority } from '../internal/config/index.js';
 import { createClient } from '../internal/loadbalance/index.js';
 
@@ -63,6 +64,7 @@ async function ensureCerts(certsDir: string, nodes: NodePlan[]): Promise<void> {
 
 function agentArgs(n: NodePlan, certsDir: string, first: NodePlan): string[] {
   const args = [
+    ...AGENT_NODE_FLAGS,
     proglogBin,
     'agent',
     '--node-name', n.name,
@@ -160,7 +162,11 @@ async function main(): Promise<number> {
     const out = fs.openSync(n.logFile, 'a');
     // Its own process group: a terminal's Ctrl-C reaches only this launcher, which then stops each node once
     // (an agent treats a second signal as "exit now").
-    const child = spawn(process.execPath, agentArgs(n, certsDir, nodes[0]!), { stdio: ['ignore', out, out], detached: true });
+    const child = spawn(process.execPath, agentArgs(n, certsDir, nodes[0]!), {
+      stdio: ['ignore', out, out],
+      detached: true,
+      env: { ...process.env, ...AGENT_ENV },
+    });
     fs.closeSync(out);
     children.set(n.name, child);
     child.once('exit', (code, signal) => {

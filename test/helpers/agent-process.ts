@@ -3,15 +3,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
+import { AGENT_ENV, AGENT_NODE_FLAGS } from '../../cmd/proglog/agent-runtime.js';
 import type { AgentConfig } from '../../internal/agent/config.js';
 import { agentFlags, REPO_ROOT } from './cluster.js';
 
 const MAIN = path.join(REPO_ROOT, 'cmd/proglog/main.ts');
 
 function proglog(args: string[]): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+  // Agents run as their launchers start them in production.
+  const agent = args[0] === 'agent';
+  return spawn(process.execPath, [...(agent ? AGENT_NODE_FLAGS : []), '--import', 'tsx', MAIN, ...args], {
     cwd: REPO_ROOT,
-    env: { ...process.env, NODE_OPTIONS: '', NODE_NO_WARNINGS: '1' },
+    env: { ...process.env, ...(agent ? AGENT_ENV : {}), NODE_OPTIONS: '', NODE_NO_WARNINGS: '1' },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
 }

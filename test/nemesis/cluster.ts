@@ -17,6 +17,7 @@ import { FaultProxy } from './proxy.js';
 import { processSourceIdentifier } from './socket-owner.js';
 import { Supervisor, type SupervisedProcess } from './supervisor.js';
 import { waitUntil } from './wait.js';
+import { AGENT_ENV, AGENT_NODE_FLAGS } from '../../cmd/proglog/agent-runtime.js';
 
 export interface ClusterOptions {
   nodes: number;
@@ -336,6 +337,7 @@ export class Cluster {
     const root = repoRoot();
     const peer = this.certs.peers.get(name)!;
     const args = [
+      ...AGENT_NODE_FLAGS,
       ...(this.opts.nodeArgs ?? []),
       ...l.preload.flatMap((p) => ['--import', p]),
       ...(proxy ? ['--import', l.redirect, '--import', l.diagnostics] : []),
@@ -360,7 +362,7 @@ export class Cluster {
       ...(first ? ['--start-join-addrs', first.bindAddr] : ['--bootstrap']),
       ...(this.opts.extraArgs ?? []),
     ];
-    const env = { ...process.env };
+    const env = { ...process.env, ...AGENT_ENV };
     // A jest worker's NODE_OPTIONS (vm modules) must not leak into the agents.
     delete env.NODE_OPTIONS;
     if (proxy) {
