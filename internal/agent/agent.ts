@@ -149,7 +149,8 @@ export class Agent {
         logger: logger.child({ component: 'server' }),
       });
       undo.push(() => server.stop(0));
-      mux.attach(log, server.createConnectionInjector(server.credentials));
+      // We run gRPC's TLS handshake ourselves so that each connection's client identity is derived once, not per call.
+      mux.attach(log, server.createTlsConnectionInjector(serverTls.grpcTlsOptions));
 
       // The reconciler exists before membership so that no event is missed; it starts once membership is up.
       let membership: ClusterMembership | null = null;

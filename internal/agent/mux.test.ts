@@ -1,8 +1,11 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
+import { pino } from 'pino';
 import { LogClient, LogService, type GetServersResponse } from '../../api/v1/log.js';
 import { makeTlsFixtures, type TlsFixtures } from '../../test/helpers/tls-fixtures.js';
+import { serverTLSFromPEM } from '../config/index.js';
+import { createServer, type LogService as LogBackend, type ProglogServer } from '../server/index.js';
 import { PortMux, RAFT_CONNECTION_BYTE, type RaftConnectionAcceptor } from './mux.js';
 
 // A stand-in for the Raft transport: does the TLS server handshake on the raw socket, then echoes.
@@ -174,5 +177,86 @@ describe('PortMux', () => {
       sockets.push(s);
     });
     expect(refused.code).toBe('ECONNREFUSED');
+  });
+});
+
+describe('PortMux in front of a server that terminates gRPC TLS itself (the agent wiring)', () => {
+  let fixtures: TlsFixtures;
+  let server: ProglogServer;
+  let mux: PortMux;
+  const clients: LogClient[] = [];
+  const sockets: net.Socket[] = [];
+
+  // Only getServers is called here.
+  const unused = (): never => {
+    throw new Error('not used by this test');
+  };
+  const logService: LogBackend = {
+    produce: unused,
+    read: unused,
+    readRange: unused,
+    waitFor: unused,
+    topics: () => [],
+    getServers: async () => [{ id: 'n1', rpcAddr: '127.0.0.1:1', isLeader: true, isLearner: false }],
+  };
+
+  beforeAll(async () => {
+    fixtures = await makeTlsFixtures(['root']);
+  });
+
+  beforeEach(async () => {
+    const serverTls = serverTLSFromPEM({ ca: fixtures.ca, cert: fixtures.server.cert, key: fixtures.server.key });
+    server = createServer({
+      logService,
+      authorizer: { can: async () => true, authorize: async () => undefined },
+      credentials: serverTls.credentials,
+      logger: pino({ level: 'silent' }),
+    });
+    mux = await PortMux.listen({
+      host: '127.0.0.1',
+      port: 0,
+      raft: { acceptConnection: (socket) => socket.destroy() },
+      grpc: server.createTlsConnectionInjector(serverTls.grpcTlsOptions, { handshakeTimeoutMs: 300 }),
+      firstByteTimeoutMs: 300,
+    });
+  });
+
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.close();
+    for (const s of sockets.splice(0)) s.destroy();
+    await mux.close();
+    await server.stop(1000);
+  });
+
+  function clientAs(identity: 'root' | 'anonymous'): LogClient {
+    const root = fixtures.clients.get('root')!;
+    const client = new LogClient(
+      mux.address,
+      identity === 'root'
+        ? grpc.credentials.createSsl(Buffer.from(fixtures.ca), Buffer.from(root.key), Buffer.from(root.cert))
+        : grpc.credentials.createSsl(Buffer.from(fixtures.ca)),
+    );
+    clients.push(client);
+    return client;
+  }
+
+  it('gives the TLS handshake the first byte intact and serves the verified client', async () => {
+    expect((await getServers(clientAs('root'))).servers[0]!.id).toBe('n1');
+    await expect(getServers(clientAs('anonymous'))).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+  });
+
+  it('closes a gRPC connection whose TLS handshake stalls after its first byte', async () => {
+    const stalled = net.connect(mux.port, '127.0.0.1', () => stalled.write(Buffer.from([0x16, 0x03, 0x01])));
+    sockets.push(stalled);
+    stalled.on('error', () => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => stalled.once('close', () => resolve())),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('the stalled handshake was not closed within 5 s')), 5000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    // The port still serves.
+    expect((await getServers(clientAs('root'))).servers).toHaveLength(1);
   });
 });

@@ -13,7 +13,10 @@ export interface RaftConnectionAcceptor {
   acceptConnection(socket: net.Socket): void;
 }
 
-/** What grpc-js's `server.createConnectionInjector(creds)` returns, reduced to what the mux uses. */
+/**
+ * What ProglogServer.createTlsConnectionInjector (or grpc-js's `server.createConnectionInjector(creds)`) returns,
+ * reduced to what the mux uses. It gets the raw socket, first byte included, and runs the TLS handshake.
+ */
 export interface GrpcConnectionInjector {
   injectConnection(connection: Duplex): void;
 }

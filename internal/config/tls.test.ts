@@ -1,6 +1,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import tls from 'node:tls';
 import {
   TLSFileNotFoundError,
   TLSFileNotPEMError,
@@ -61,6 +63,43 @@ describe('TLS configuration from files', () => {
     const loading = loadServerTLS({ certFile: paths.server.certFile, keyFile: paths.clients.root!.keyFile, caFile: paths.caFile });
     await expect(loading).rejects.toBeInstanceOf(TLSKeyMismatchError);
     await expect(loading).rejects.toThrow(paths.clients.root!.keyFile);
+  });
+
+  it('gives grpcTlsOptions the handshake gRPC needs: a client certificate asked for but not required, HTTP/2 only', async () => {
+    const serverTls = await loadServerTLS({ certFile: paths.server.certFile, keyFile: paths.server.keyFile, caFile: paths.caFile });
+    // Tells each client whether its certificate verified.
+    const server = tls.createServer(serverTls.grpcTlsOptions, (socket) => socket.end(socket.authorized ? 'verified' : 'unverified'));
+    server.on('tlsClientError', (_err, socket) => socket.destroy());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const root = await loadClientTLS({ caFile: paths.caFile, certFile: paths.clients.root!.certFile, keyFile: paths.clients.root!.keyFile });
+    const anonymous = await loadClientTLS({ caFile: paths.caFile });
+    /** The ALPN protocol agreed and what the server says of the certificate, or the handshake's error; bounded. */
+    const handshake = (options: tls.ConnectionOptions): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ...options });
+        const timer = setTimeout(() => socket.destroy(new Error('no answer within 5 s')), 5000);
+        let answer = '';
+        socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+        socket.once('end', () => {
+          clearTimeout(timer);
+          resolve(`${String(socket.alpnProtocol)} ${answer}`);
+        });
+        socket.once('error', (err) => {
+          clearTimeout(timer);
+          reject(err);
+        });
+      });
+    try {
+      expect(await handshake({ ...root.connectionOptions, ALPNProtocols: ['h2'] })).toBe('h2 verified');
+      expect(await handshake({ ...anonymous.connectionOptions, ALPNProtocols: ['h2'] })).toBe('h2 unverified');
+      await expect(handshake({ ...root.connectionOptions, ALPNProtocols: ['http/1.1'] })).rejects.toThrow();
+      await expect(
+        handshake({ ...root.connectionOptions, ALPNProtocols: ['h2'], minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1' }),
+      ).rejects.toThrow();
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('refuses a certificate without its key', async () => {

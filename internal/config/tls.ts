@@ -46,6 +46,12 @@ export interface ServerTLS {
    * bare connection reset. A call only reaches a handler on a connection whose certificate chains to `ca`.
    */
   credentials: grpc.ServerCredentials;
+  /**
+   * The same handshake as `credentials`, for a node:tls server that terminates gRPC's TLS before handing the
+   * secured socket to grpc-js (ProglogServer.createTlsConnectionInjector): a client certificate is asked for but
+   * not required, and only HTTP/2 is offered.
+   */
+  grpcTlsOptions: TlsOptions;
   /** For node:tls servers (e.g. a peer transport): the handshake itself rejects unverified clients. */
   tlsOptions: TlsOptions;
 }
@@ -165,6 +171,7 @@ function serverTLS(parts: { ca: Buffer; cert: Buffer; key: Buffer; certFile: str
     cert,
     key,
     credentials: grpc.experimental.createCertificateProviderServerCredentials(provider, provider, false),
+    grpcTlsOptions: { ca, cert, key, requestCert: true, rejectUnauthorized: false, ALPNProtocols: ['h2'], minVersion: 'TLSv1.2' },
     tlsOptions: { ca, cert, key, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
   };
 }
