@@ -25,9 +25,11 @@ async function produceUntilAcked(client: LogClient, value: Buffer, timeoutMs: nu
 }
 
 /**
- * One failover: kill the leader, time the first ack after it, then bring the old leader back and wait for it.
- * Returns undefined when no write was acknowledged within `giveUpMs` of the kill (a failover that did not happen
- * is a figure too, not a reason to stop the bench).
+ * One failover: kill the leader, time the first ack after it, then bring the old leader back and wait until it
+ * replicates again. (Its membership never lapsed, so the leader lists it at once; waiting only for that let the
+ * next kill land while it was still starting, and that failover then measured its restart, as the survivors
+ * had no quorum without it.) Returns undefined when no write was acknowledged within `giveUpMs` of the kill (a
+ * failover that did not happen is a figure too, not a reason to stop the bench).
  */
 export async function measureFailover(cluster: Cluster, client: LogClient, value: Buffer, giveUpMs = 30_000): Promise<number | undefined> {
   const leader = await cluster.waitForLeader(30_000);
@@ -44,5 +46,6 @@ export async function measureFailover(cluster: Cluster, client: LogClient, value
   }
   await cluster.startNode(node);
   await cluster.waitForMembers(cluster.nodes.length, 60_000);
+  await cluster.waitForReplication(60_000);
   return ms;
 }

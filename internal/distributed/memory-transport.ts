@@ -1,5 +1,10 @@
 // The in-process Transport: nodes on one MemoryNetwork exchange frames through the event loop, and a test can
 // cut links (partitions) and heal them. Frames are copied, so no node shares memory with another.
+//
+// Connections are modelled as TCP behaves: a sender's first frame to a node opens its "connection" (the receiver
+// sees a hello); closing a transport (a node that stops or crashes) closes its connections at once, so the
+// others see it go down, as the kernel closes a killed process's sockets; `dropConnections` resets them between
+// two live nodes. A cut link, like a real partition, closes nothing: it only stops the frames.
 
 import {
   PeerUnreachableError,
@@ -9,6 +14,7 @@ import {
   UnknownPeerError,
   type FrameHandler,
   type HelloHandler,
+  type PeerDownHandler,
   type SnapshotHandler,
   type Transport,
 } from './transport.js';
@@ -39,6 +45,22 @@ export class MemoryNetwork {
     this.cut.clear();
   }
 
+  /**
+   * Resets the connections between the nodes `a` and `b` (ids) as a TCP reset would: each sees the other's
+   * connection close. The link stays up: the next frame either sends opens a new connection.
+   */
+  dropConnections(a: string, b: string): void {
+    for (const t of this.nodes.values()) {
+      if (t.localId === a) t.connectionClosed(b);
+      else if (t.localId === b) t.connectionClosed(a);
+    }
+  }
+
+  /** `closing` stops: every node it had connected to sees its connection close. */
+  closedBy(closing: MemoryTransport): void {
+    for (const t of this.nodes.values()) if (t !== closing) t.connectionClosed(closing.localId);
+  }
+
   /** The node listening at `addr` if `from` can reach it now. */
   route(from: string, addr: string): MemoryTransport | undefined {
     const to = this.nodes.get(addr);
@@ -51,6 +73,10 @@ export class MemoryNetwork {
   }
 }
 
+interface InboundConnection {
+  greeted: boolean;
+}
+
 export class MemoryTransport implements Transport {
   private readonly peers = new Map<string, string>();
   private frameHandler: FrameHandler = () => {};
@@ -58,7 +84,9 @@ export class MemoryTransport implements Transport {
     throw new Error('snapshots not accepted');
   };
   private helloHandler: HelloHandler = () => {};
-  private readonly greeted = new Set<string>();
+  private peerDownHandler: PeerDownHandler = () => {};
+  /** Open connections of peers to us. A frame travels on the one open when it was sent, like bytes on a socket. */
+  private readonly inbound = new Map<string, InboundConnection>();
   private closed = false;
 
   constructor(
@@ -89,6 +117,27 @@ export class MemoryTransport implements Transport {
   onHello(handler: HelloHandler): void {
     this.helloHandler = handler;
   }
+  onPeerDown(handler: PeerDownHandler): void {
+    this.peerDownHandler = handler;
+  }
+
+  /** Peer `id`'s connection to us closed: its next frame opens a new one (and says hello again). */
+  connectionClosed(id: string): void {
+    if (this.closed || !this.inbound.delete(id)) return;
+    // Asynchronous like a socket's close event, after the frames already on their way.
+    setImmediate(() => {
+      if (!this.closed) this.peerDownHandler(id);
+    });
+  }
+
+  private connectionFrom(id: string): InboundConnection {
+    let conn = this.inbound.get(id);
+    if (!conn) {
+      conn = { greeted: false };
+      this.inbound.set(id, conn);
+    }
+    return conn;
+  }
 
   send(to: string, frame: Uint8Array): boolean {
     const addr = this.peers.get(to);
@@ -96,14 +145,15 @@ export class MemoryTransport implements Transport {
     const target = this.network.route(this.localId, addr);
     if (!target) return false;
     const copy = Uint8Array.from(frame);
-    setImmediate(() => target.deliver(this.localId, this.localAddr, copy));
+    const conn = target.connectionFrom(this.localId);
+    setImmediate(() => target.deliver(this.localId, this.localAddr, copy, conn));
     return true;
   }
 
-  private deliver(from: string, fromAddr: string, frame: Uint8Array): void {
+  private deliver(from: string, fromAddr: string, frame: Uint8Array, conn: InboundConnection): void {
     if (this.closed) return;
-    if (!this.greeted.has(from)) {
-      this.greeted.add(from);
+    if (!conn.greeted) {
+      conn.greeted = true;
       this.helloHandler(from, fromAddr);
     }
     this.frameHandler(from, frame);
@@ -138,7 +188,9 @@ export class MemoryTransport implements Transport {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     this.network.detach(this);
+    this.network.closedBy(this);
   }
 }

@@ -74,6 +74,12 @@ export interface ReplicatedLogConfig {
   electionTicks?: number;
   /** Ticks between heartbeats. Default 1. */
   heartbeatTicks?: number;
+  /**
+   * When the leader's connection to this follower closes (its process died, most likely), the follower campaigns
+   * after one heartbeat interval plus a random delay of up to this many milliseconds, instead of waiting for its
+   * election timeout; the spread keeps two followers from splitting the vote. Default: two heartbeat intervals.
+   */
+  leaderLossJitterMs?: number;
   /** Take a snapshot (and compact the Raft log) after this many applied entries. Default 2000. */
   snapshotEveryEntries?: number;
   /**
@@ -131,6 +137,8 @@ export interface ReplicatedLogStats {
   snapshotsRestored: number;
   readies: number;
   entriesApplied: number;
+  /** Campaigns started because the leader's connection closed (see onPeerDown). */
+  leaderLossCampaigns: number;
 }
 
 interface Waiter {
@@ -142,6 +150,18 @@ interface Waiter {
 interface ReadBarrier {
   context: string;
   callers: Array<{ resolve: (index: number) => void; reject: (err: unknown) => void }>;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** A follower that saw its leader's connection close, until it hears from a leader again. */
+interface LeaderLoss {
+  leader: string;
+  /** `leaderMessages` when the connection closed: any message from a leader since ends the campaigning. */
+  heard: number;
+  /** `votesGranted` when we last campaigned. */
+  granted: number;
+  /** Past this (an election timeout after the loss) the core's own timer is as quick: leave it to that. */
+  until: number;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -183,7 +203,21 @@ export class ReplicatedLog implements LogService {
   private readonly maxRecordBytes: number;
   private readonly tickMs: number;
   private readonly electionTicks: number;
-  private readonly counters: ReplicatedLogStats = { snapshotsTaken: 0, snapshotsSent: 0, snapshotsRestored: 0, readies: 0, entriesApplied: 0 };
+  private readonly heartbeatMs: number;
+  private readonly leaderLossJitterMs: number;
+  private leaderLoss: LeaderLoss | undefined;
+  /** Counts messages only a leader sends (appends, heartbeats, snapshots). */
+  private leaderMessages = 0;
+  /** Counts pre-votes and votes this node granted. */
+  private votesGranted = 0;
+  private readonly counters: ReplicatedLogStats = {
+    snapshotsTaken: 0,
+    snapshotsSent: 0,
+    snapshotsRestored: 0,
+    readies: 0,
+    entriesApplied: 0,
+    leaderLossCampaigns: 0,
+  };
 
   private constructor(
     private readonly config: ReplicatedLogConfig,
@@ -196,6 +230,8 @@ export class ReplicatedLog implements LogService {
     this.applied = storage.snapshot().meta.index;
     this.tickMs = config.tickMs ?? 50;
     this.electionTicks = config.electionTicks ?? 10;
+    this.heartbeatMs = (config.heartbeatTicks ?? 1) * this.tickMs;
+    this.leaderLossJitterMs = Math.max(0, config.leaderLossJitterMs ?? 2 * this.heartbeatMs);
     this.snapshotEvery = config.snapshotEveryEntries ?? 2000;
     this.snapshotKeep = config.snapshotKeepEntries ?? 500;
     this.snapshotEveryBytes = config.snapshotEveryBytes ?? 8 * 1024 * 1024;
@@ -210,6 +246,7 @@ export class ReplicatedLog implements LogService {
     transport.onHello((id, addr) => {
       if (id !== this.raftId && transport.peerAddr(id) === undefined) transport.setPeer(id, addr);
     });
+    transport.onPeerDown?.((id) => this.onPeerDown(id));
     for (const [id, addr] of fsm.addresses) if (id !== raftId) transport.setPeer(id, addr);
     // Unref'd: the listeners and servers around the node decide how long the process lives.
     this.tickTimer = setInterval(() => this.onTick(), this.tickMs).unref();
@@ -237,9 +274,11 @@ export class ReplicatedLog implements LogService {
         electionTick: config.electionTicks ?? 10,
         heartbeatTick: config.heartbeatTicks ?? 1,
         applied: snap.meta.index,
-        maxSizePerMsg: 4 * 1024 * 1024,
-        // Bounds what a slow follower costs the leader in memory and socket buffers.
-        maxInflightBytes: 64 * 1024 * 1024,
+        // An entry larger than this still travels alone; smaller ones are packed up to it.
+        maxSizePerMsg: 1024 * 1024,
+        // Bounds what a slow follower costs the leader in memory and socket buffers. On a LAN a few MB in
+        // flight keep a follower busy; more only makes the leader's resident memory follow a slow follower.
+        maxInflightBytes: 8 * 1024 * 1024,
         checkQuorum: true,
         preVote: true,
       });
@@ -414,6 +453,72 @@ export class ReplicatedLog implements LogService {
       }, timeoutMs);
       this.leaderListeners.push(onLeader);
     });
+  }
+
+  /**
+   * A peer's connection to us closed. When it is our leader's, the leader has most likely died (a killed
+   * process's sockets close at once), so rather than wait an election timeout for heartbeats that will not
+   * come, campaign soon: after one heartbeat interval (a live leader whose connection merely broke reconnects
+   * and is heard by then, which cancels this) plus a random delay (so that two followers rarely campaign at
+   * once). The campaign starts with a pre-vote, which a node still hearing from a live leader ignores (the
+   * core's leader lease, with checkQuorum): a leader that is in fact alive keeps its term and its place.
+   *
+   * It repeats, after a fresh delay each time, until a leader is heard or an election timeout has passed (the
+   * core's own timer takes over then): the first follower to ask is ignored by the others, still in their
+   * lease, and it takes a second round to win; the one that asks second may have the shorter log and be
+   * refused; two that ask within a message's flight of each other (the followers' first messages to each other
+   * wait for a TLS handshake) both win the pre-vote and split the real vote, and a new round settles it. A
+   * follower that granted a (pre-)vote since it last asked skips a round, to let that candidate finish rather
+   * than compete with it.
+   */
+  private onPeerDown(id: string): void {
+    if (this.closed) return;
+    const st = this.node.status();
+    if (st.softState.role !== 'follower' || st.softState.leader !== id || !st.confState.voters.includes(this.raftId)) return;
+    const current = this.leaderLoss;
+    if (current?.leader === id && current.heard === this.leaderMessages) return;
+    if (current?.timer) clearTimeout(current.timer);
+    this.leaderLoss = {
+      leader: id,
+      heard: this.leaderMessages,
+      granted: this.votesGranted,
+      until: Date.now() + this.electionTicks * this.tickMs,
+      timer: undefined,
+    };
+    this.armLeaderLossCampaign();
+  }
+
+  private armLeaderLossCampaign(): void {
+    const loss = this.leaderLoss;
+    if (!loss) return;
+    loss.timer = setTimeout(() => this.leaderLossCampaign(), this.heartbeatMs + Math.random() * this.leaderLossJitterMs);
+    loss.timer.unref();
+  }
+
+  private leaderLossCampaign(): void {
+    const loss = this.leaderLoss;
+    if (!loss) return;
+    loss.timer = undefined;
+    const st = this.node.status();
+    const { role, leader } = st.softState;
+    const leaderless =
+      !this.closed &&
+      this.leaderMessages === loss.heard &&
+      (role === 'preCandidate' || role === 'candidate' || (role === 'follower' && (leader === loss.leader || leader === NONE))) &&
+      st.confState.voters.includes(this.raftId) &&
+      Date.now() < loss.until;
+    if (!leaderless) {
+      this.leaderLoss = undefined;
+      return;
+    }
+    // A candidate has voted for itself this term: whoever it granted a pre-vote to cannot get its vote.
+    if (role === 'candidate' || this.votesGranted === loss.granted) {
+      this.counters.leaderLossCampaigns++;
+      this.node.campaign();
+      this.schedule();
+    }
+    loss.granted = this.votesGranted;
+    this.armLeaderLossCampaign();
   }
 
   /** Hands leadership to the most caught-up other voter (on a graceful shutdown) and waits for it to take over. */
@@ -621,6 +726,7 @@ export class ReplicatedLog implements LogService {
   // ---- the network ----
 
   private sendMessage(m: Message): void {
+    if ((m.type === 'preVoteResponse' || m.type === 'voteResponse') && !m.reject) this.votesGranted++;
     if (m.type === 'snapshot') this.sendSnapshotMessage(m);
     else this.transport.send(m.to, encodeMessage(m));
   }
@@ -642,6 +748,7 @@ export class ReplicatedLog implements LogService {
       return;
     }
     if (m.to !== this.raftId) return;
+    if (m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot') this.leaderMessages++;
     if (m.type === 'snapshot' && m.offset === 0 && !this.fsm.hasStagedSnapshot(m.meta.index)) {
       if (m.meta.index > this.node.status().hardState.commit) {
         // We lack the snapshot's data (e.g. we restarted since it streamed): ask the leader to start over.
@@ -921,6 +1028,8 @@ export class ReplicatedLog implements LogService {
     if (this.closed) return this.loopIdle;
     this.closed = true;
     clearInterval(this.tickTimer);
+    if (this.leaderLoss?.timer) clearTimeout(this.leaderLoss.timer);
+    this.leaderLoss = undefined;
     const err = new LogClosedError('replicated log');
     this.batcher.failAll(err);
     for (const b of [...this.barriers.values()]) this.finishBarrier(b, err);

@@ -96,6 +96,23 @@ describe('TlsTransport', () => {
     expect(b.frames).toEqual([{ from: 'a#1', text: 'from a' }]);
   });
 
+  test('tells when the last message connection of a peer closes, as when its process dies', async () => {
+    const a = await startNode('a', tlsA);
+    const b = await startNode('b', tlsB);
+    const down: string[] = [];
+    b.transport.onPeerDown((id) => down.push(id));
+    // An identify connection comes and goes: it is not the peer's message stream.
+    await expect(a.transport.identify(b.listener.addr)).resolves.toBe('b');
+    a.transport.setPeer('b', b.listener.addr);
+    a.transport.send('b', Buffer.from('hb'));
+    await waitUntil('frame at b', () => b.frames.length === 1);
+    expect(down).toEqual([]);
+    // Closing a transport destroys its sockets, as the kernel does for a killed process.
+    await a.transport.close();
+    await waitUntil('b sees a go down', () => down.length > 0);
+    expect(down).toEqual(['a']);
+  });
+
   test('reconnects with backoff after the peer restarts', async () => {
     const a = await startNode('a', tlsA);
     let b = await startNode('b', tlsB);

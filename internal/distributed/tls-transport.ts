@@ -22,6 +22,7 @@ import {
   parseHostPort,
   type FrameHandler,
   type HelloHandler,
+  type PeerDownHandler,
   type SnapshotHandler,
   type Transport,
 } from './transport.js';
@@ -248,6 +249,9 @@ export class TlsTransport implements Transport {
     throw new Error('snapshots not accepted');
   };
   private helloHandler: HelloHandler = () => {};
+  private peerDownHandler: PeerDownHandler = () => {};
+  /** Open inbound message connections per peer: a peer that reconnected before its old one closed is not down. */
+  private readonly inboundMessageConnections = new Map<string, number>();
   private closed = false;
 
   constructor(private readonly options: TlsTransportOptions) {
@@ -276,6 +280,9 @@ export class TlsTransport implements Transport {
   }
   onHello(handler: HelloHandler): void {
     this.helloHandler = handler;
+  }
+  onPeerDown(handler: PeerDownHandler): void {
+    this.peerDownHandler = handler;
   }
 
   setPeer(id: string, addr: string): void {
@@ -391,8 +398,10 @@ export class TlsTransport implements Transport {
       const verify = this.options.tls.verifyPeerId;
       if (verify && !verify(hello.id, socket.getPeerCertificate())) throw new PeerNotAuthorizedError(`its certificate may not speak for ${hello.id}`);
       this.helloHandler(hello.id, hello.addr);
-      if (hello.kind === KIND_MESSAGES) onFrame = (f) => this.frameHandler(hello.id, f);
-      else if (hello.kind === KIND_SNAPSHOT) onFrame = this.snapshotReceiver(socket, hello.id);
+      if (hello.kind === KIND_MESSAGES) {
+        onFrame = (f) => this.frameHandler(hello.id, f);
+        this.trackInboundMessages(socket, hello.id);
+      } else if (hello.kind === KIND_SNAPSHOT) onFrame = this.snapshotReceiver(socket, hello.id);
       else if (hello.kind === KIND_IDENTIFY) {
         writeFrame(socket, encodeHello(KIND_IDENTIFY, this.localId, this.localAddr));
         socket.end();
@@ -405,6 +414,23 @@ export class TlsTransport implements Transport {
         // A malformed stream from an authenticated peer: drop the connection, it will redial.
         socket.destroy(err instanceof Error ? err : undefined);
       }
+    });
+  }
+
+  /**
+   * The peer's message connection is how its messages reach us (a leader's heartbeats among them); when the last
+   * one closes, the peer may have died (see PeerDownHandler).
+   */
+  private trackInboundMessages(socket: tls.TLSSocket, id: string): void {
+    this.inboundMessageConnections.set(id, (this.inboundMessageConnections.get(id) ?? 0) + 1);
+    socket.once('close', () => {
+      const left = (this.inboundMessageConnections.get(id) ?? 1) - 1;
+      if (left > 0) {
+        this.inboundMessageConnections.set(id, left);
+        return;
+      }
+      this.inboundMessageConnections.delete(id);
+      if (!this.closed) this.peerDownHandler(id);
     });
   }
 

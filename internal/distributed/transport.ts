@@ -15,6 +15,13 @@ export type SnapshotHandler = (from: string, header: Uint8Array, chunks: AsyncIt
 /** A peer announced itself (id and the address it listens on) when it connected to us. */
 export type HelloHandler = (id: string, addr: string) => void;
 
+/**
+ * Every message connection peer `id` had opened to us has closed. The kernel closes a killed process's sockets
+ * at once, so this is often the first sign that the peer died; but it is a hint, not a verdict: a live peer
+ * whose connection broke reconnects on its next send.
+ */
+export type PeerDownHandler = (id: string) => void;
+
 export interface Transport {
   readonly localId: string;
   readonly localAddr: string;
@@ -34,6 +41,8 @@ export interface Transport {
   onFrame(handler: FrameHandler): void;
   onSnapshot(handler: SnapshotHandler): void;
   onHello(handler: HelloHandler): void;
+  /** Optional: a transport that cannot tell when a peer's connection closes leaves it out. */
+  onPeerDown?(handler: PeerDownHandler): void;
   close(): Promise<void>;
 }
 

@@ -4,7 +4,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Server as ClusterServer } from '../../api/v1/log.js';
 import { LOAD_BALANCER_NAME } from './balancer-name.js';
-import { SERVERS_ATTRIBUTE_KEY } from './channel-context.js';
+import { LEADER_WATCH_ATTRIBUTE_KEY, SERVERS_ATTRIBUTE_KEY, type LeaderWatch } from './channel-context.js';
 import { LeaderFollowerPicker, type PickableServer } from './picker.js';
 
 type LoadBalancer = grpc.experimental.LoadBalancer;
@@ -42,6 +42,9 @@ export class ProglogLoadBalancer implements LoadBalancer {
   private lastError: string | null = null;
   private updating = false;
   private reresolutionQueued = false;
+  private leaderMissingQueued = false;
+  /** From our resolver's attributes; another resolver gives none, and a plain re-resolution stands in for it. */
+  private leaderWatch: LeaderWatch | undefined;
   private destroyed = false;
 
   constructor(private readonly helper: ChannelControlHelper) {
@@ -67,6 +70,7 @@ export class ProglogLoadBalancer implements LoadBalancer {
       return true;
     }
     this.resolvedOnce = true;
+    this.leaderWatch = (options[LEADER_WATCH_ATTRIBUTE_KEY] as LeaderWatch | undefined) ?? this.leaderWatch;
     const servers = serversOf(endpoints.value, options);
     const keep = new Set<string>();
     this.updating = true;
@@ -122,6 +126,21 @@ export class ProglogLoadBalancer implements LoadBalancer {
     });
   }
 
+  /** Writes are waiting for a leader: the resolver should look for one sooner than for a mere failure. */
+  private leaderMissing(): void {
+    const watch = this.leaderWatch;
+    if (watch === undefined) {
+      this.requestReresolution();
+      return;
+    }
+    if (this.leaderMissingQueued || this.destroyed) return;
+    this.leaderMissingQueued = true;
+    process.nextTick(() => {
+      this.leaderMissingQueued = false;
+      if (!this.destroyed) watch.leaderMissing();
+    });
+  }
+
   private recompute(): void {
     if (this.updating || this.destroyed) return;
     let leader: PickableServer | null = null;
@@ -163,7 +182,7 @@ export class ProglogLoadBalancer implements LoadBalancer {
       { leader, followers, waitForLeader: this.resolvedOnce, failure },
       {
         cursor: this.cursor,
-        onLeaderMissing: () => this.requestReresolution(),
+        onLeaderMissing: () => this.leaderMissing(),
         onCallFailed: () => this.requestReresolution(),
       },
     );

@@ -6,6 +6,16 @@ import * as grpc from '@grpc/grpc-js';
 export const CHANNEL_CONTEXT_KEY = `${grpc.experimental.SUBCHANNEL_ARGS_EXCLUDE_KEY_PREFIX}.proglog_context`;
 /** The resolver hands the server list to the balancer in its attributes, under this key. */
 export const SERVERS_ATTRIBUTE_KEY = `${grpc.experimental.SUBCHANNEL_ARGS_EXCLUDE_KEY_PREFIX}.proglog_servers`;
+/** ...and, under this one, a LeaderWatch: the way back from the balancer to its own channel's resolver. */
+export const LEADER_WATCH_ATTRIBUTE_KEY = `${grpc.experimental.SUBCHANNEL_ARGS_EXCLUDE_KEY_PREFIX}.proglog_leader_watch`;
+
+/**
+ * grpc-js's requestReresolution() says only "refresh"; this says why: writes are waiting for a leader (an
+ * election is under way, or the one we know has gone). Such a refresh is due sooner than one after a failed call.
+ */
+export interface LeaderWatch {
+  leaderMissing(): void;
+}
 
 export interface ChannelContext {
   credentials: grpc.ChannelCredentials;
@@ -15,6 +25,11 @@ export interface ChannelContext {
   refreshIntervalMs: number;
   /** Refreshes asked for by failing calls are at least this far apart. */
   minRefreshIntervalMs: number;
+  /**
+   * While writes wait for a leader, the list is refreshed this often (at most minRefreshIntervalMs apart): the
+   * new leader is found this soon after its election rather than up to minRefreshIntervalMs after it.
+   */
+  leaderWaitRefreshMs: number;
   /** Deadline of one GetServers call. */
   getServersTimeoutMs: number;
 }
@@ -22,6 +37,7 @@ export interface ChannelContext {
 export const DEFAULT_CHANNEL_CONTEXT: Omit<ChannelContext, 'credentials' | 'channelOptions'> = {
   refreshIntervalMs: 10_000,
   minRefreshIntervalMs: 200,
+  leaderWaitRefreshMs: 50,
   getServersTimeoutMs: 3_000,
 };
 

@@ -148,6 +148,39 @@ describe('createClient (load-balanced over the cluster)', () => {
     expect(cluster.counts('produce').a).toBeGreaterThanOrEqual(1);
   });
 
+  it('while a write waits for a leader, looks for one every leaderWaitRefreshMs, not every minRefreshIntervalMs', async () => {
+    const c = client(cluster.node('a').addr, { minRefreshIntervalMs: 1000, refreshIntervalMs: 60_000 });
+    await produce(c);
+    // The leader dies; the others hold an election meanwhile.
+    await cluster.stopNode('b');
+    cluster.leaderId = null;
+    const pending = produce(c, 10_000);
+    const before = cluster.counts('getServers');
+    // A round asks the servers in turn until one names a leader: none does, so it asks both live ones.
+    await eventually('the client to ask both live servers who leads now', async () => {
+      const now = cluster.counts('getServers');
+      if (now.a! <= before.a! || now.c! <= before.c!) throw new Error('not yet');
+    });
+    // Elected just after the client asked: it must not wait minRefreshIntervalMs to ask again.
+    cluster.leaderId = 'c';
+    const elected = Date.now();
+    await pending;
+    expect(Date.now() - elected).toBeLessThan(500);
+    expect(cluster.counts('produce')).toEqual({ a: 0, b: 1, c: 1 });
+  });
+
+  it('a write refused by a server naming another leader has the list refreshed at once, not after minRefreshIntervalMs', async () => {
+    const c = client(cluster.node('a').addr, { minRefreshIntervalMs: 1000, refreshIntervalMs: 60_000 });
+    await produce(c);
+    // A leadership transfer, moments after the client's last refresh.
+    cluster.leaderId = 'c';
+    await expect(produce(c)).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+    const refused = Date.now();
+    await eventually('produce reaches the new leader', () => produce(c, 1000));
+    expect(Date.now() - refused).toBeLessThan(500);
+    expect(cluster.counts('produce').c).toBe(1);
+  });
+
   it('refreshes periodically, so it learns of a new server without any failure', async () => {
     const c = client(cluster.node('a').addr, { refreshIntervalMs: 100 });
     await produce(c);

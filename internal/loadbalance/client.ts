@@ -21,6 +21,8 @@ export interface ClientOptions {
   serverName?: string;
   refreshIntervalMs?: number;
   minRefreshIntervalMs?: number;
+  /** How often the server list is refreshed while writes wait for a leader (during an election). Default 50. */
+  leaderWaitRefreshMs?: number;
   getServersTimeoutMs?: number;
   /** More grpc-js channel options, for the balanced channel and the resolver's own connections. */
   channelOptions?: grpc.ChannelOptions;
@@ -70,6 +72,7 @@ export function createClient(options: ClientOptions): LogClient {
     channelOptions: shared,
     refreshIntervalMs: options.refreshIntervalMs ?? DEFAULT_CHANNEL_CONTEXT.refreshIntervalMs,
     minRefreshIntervalMs: options.minRefreshIntervalMs ?? DEFAULT_CHANNEL_CONTEXT.minRefreshIntervalMs,
+    leaderWaitRefreshMs: options.leaderWaitRefreshMs ?? DEFAULT_CHANNEL_CONTEXT.leaderWaitRefreshMs,
     getServersTimeoutMs: options.getServersTimeoutMs ?? DEFAULT_CHANNEL_CONTEXT.getServersTimeoutMs,
   };
   return new LogClient(`${SCHEME}:///${options.addr}`, credentials, {

@@ -31,7 +31,10 @@ export interface PickerView {
 export interface PickerHooks {
   /** Round-robin position, shared by successive pickers of one channel so that a new picker keeps rotating. */
   cursor: { next: number };
-  /** A write found no leader: the server list should be refreshed. */
+  /**
+   * A write found no leader, or the server we took for the leader said it is not (naming another): the server
+   * list is stale about the leader and should be refreshed soon.
+   */
   onLeaderMissing(): void;
   /** A call ended in a way that suggests the server list is stale (unavailable, or not the leader). */
   onCallFailed(): void;
@@ -111,9 +114,8 @@ export class LeaderFollowerPicker implements Picker {
       ...result,
       onCallEnded: (code, details, metadata) => {
         inner?.(code, details, metadata);
-        if (code === grpc.status.UNAVAILABLE || metadata.get(LEADER_ID_METADATA).length > 0) {
-          this.hooks.onCallFailed();
-        }
+        if (metadata.get(LEADER_ID_METADATA).length > 0) this.hooks.onLeaderMissing();
+        else if (code === grpc.status.UNAVAILABLE) this.hooks.onCallFailed();
       },
     };
   }

@@ -1,9 +1,11 @@
 // The `proglog://host:port` name resolver: asks the cluster which servers exist and which one leads (the
-// GetServers RPC), and hands that to the channel's balancer. It asks again periodically and whenever the
-// balancer says calls are failing; any server it has heard of can answer, so the seed address may go away.
+// GetServers RPC), and hands that to the channel's balancer. It asks again periodically, whenever the balancer
+// says calls are failing (at most every minRefreshIntervalMs), and more often while writes wait for a leader
+// (every leaderWaitRefreshMs: an election ends, and the client should know, well within the usual interval).
+// Any server it has heard of can answer, so the seed address may go away.
 import * as grpc from '@grpc/grpc-js';
 import { LogClient, type Server as ClusterServer } from '../../api/v1/log.js';
-import { contextFromOptions, SERVERS_ATTRIBUTE_KEY, type ChannelContext } from './channel-context.js';
+import { contextFromOptions, LEADER_WATCH_ATTRIBUTE_KEY, SERVERS_ATTRIBUTE_KEY, type ChannelContext, type LeaderWatch } from './channel-context.js';
 import { LOAD_BALANCER_NAME } from './balancer-name.js';
 import { routingConfigSelector } from './config-selector.js';
 
@@ -43,11 +45,14 @@ export class ProglogResolver implements Resolver {
   private readonly clients = new Map<string, LogClient>();
   private inFlight = false;
   private wanted = false;
+  /** The refresh wanted is for writes waiting on a leader. */
+  private leaderWanted = false;
   private lastStartedAt = -Infinity;
   private periodic: NodeJS.Timeout | null = null;
   private delayed: NodeJS.Timeout | null = null;
   private destroyed = false;
   private readonly configSelector = routingConfigSelector();
+  private readonly leaderWatch: LeaderWatch = { leaderMissing: () => this.onLeaderMissing() };
 
   constructor(
     target: GrpcUri,
@@ -72,6 +77,13 @@ export class ProglogResolver implements Resolver {
     this.pump();
   }
 
+  private onLeaderMissing(): void {
+    if (this.destroyed) return;
+    this.wanted = true;
+    this.leaderWanted = true;
+    this.pump();
+  }
+
   destroy(): void {
     this.destroyed = true;
     this.wanted = false;
@@ -85,8 +97,12 @@ export class ProglogResolver implements Resolver {
 
   /** Starts one GetServers round if one is wanted, none is running, and the last began long enough ago. */
   private pump(): void {
-    if (this.destroyed || this.inFlight || !this.wanted || this.delayed !== null) return;
-    const wait = this.lastStartedAt + this.ctx.minRefreshIntervalMs - Date.now();
+    if (this.destroyed || this.inFlight || !this.wanted) return;
+    const interval = this.leaderWanted ? Math.min(this.ctx.leaderWaitRefreshMs, this.ctx.minRefreshIntervalMs) : this.ctx.minRefreshIntervalMs;
+    const wait = this.lastStartedAt + interval - Date.now();
+    // A refresh for waiting writes may be due sooner than the one already scheduled.
+    if (this.delayed !== null) clearTimeout(this.delayed);
+    this.delayed = null;
     if (wait > 0) {
       this.delayed = setTimeout(() => {
         this.delayed = null;
@@ -96,6 +112,7 @@ export class ProglogResolver implements Resolver {
       return;
     }
     this.wanted = false;
+    this.leaderWanted = false;
     this.inFlight = true;
     this.lastStartedAt = Date.now();
     void this.resolveOnce().finally(() => {
@@ -164,6 +181,7 @@ export class ProglogResolver implements Resolver {
       {
         [grpc.experimental.CHANNEL_ARGS_CONFIG_SELECTOR_KEY]: this.configSelector,
         [SERVERS_ATTRIBUTE_KEY]: listed,
+        [LEADER_WATCH_ATTRIBUTE_KEY]: this.leaderWatch,
       },
       grpc.experimental.statusOrFromValue(SERVICE_CONFIG),
       '',

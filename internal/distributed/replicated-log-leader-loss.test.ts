@@ -1,0 +1,117 @@
+// A follower that sees its leader's connection close campaigns at once instead of after its election timeout
+// (replicated-log.ts, onPeerDown). The election timeout here is 5 s (randomized up to 10 s), so only that hint
+// can produce a new leader within 2 s; and a campaign against a live leader must change nothing.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { MemoryNetwork } from './memory-transport.js';
+import type { ReplicatedLog } from './replicated-log.js';
+import { TestCluster } from './testing/cluster.js';
+import { openMemoryReplica } from './testing/memory-replica.js';
+import { waitUntil } from './testing/wait.js';
+
+const enc = (s: string): Uint8Array => Buffer.from(s);
+const SLOW_ELECTION = { tickMs: 10, electionTicks: 500 };
+const FAST_FAILOVER_MS = 2000;
+
+async function leaderAmong(logs: ReplicatedLog[], timeoutMs: number): Promise<ReplicatedLog> {
+  let found: ReplicatedLog | undefined;
+  await waitUntil('a new leader', () => (found = logs.find((l) => l.isOpen() && l.isLeader())) !== undefined, timeoutMs, 5);
+  return found!;
+}
+
+describe('leader connection loss as an election hint, in memory', () => {
+  let root: string;
+  let network: MemoryNetwork;
+  let nodes: Map<string, ReplicatedLog>;
+
+  beforeEach(async () => {
+    root = await fs.mkdtemp(path.join(os.tmpdir(), 'proglog-leader-loss-'));
+    network = new MemoryNetwork();
+    nodes = new Map();
+    const a = await openMemoryReplica(network, root, 'a', { ...SLOW_ELECTION, bootstrap: true });
+    nodes.set('a', a);
+    await a.waitForLeader(5000);
+    for (const n of ['b', 'c']) {
+      nodes.set(n, await openMemoryReplica(network, root, n, SLOW_ELECTION));
+      await a.join(n, `mem:${n}`);
+    }
+  });
+
+  afterEach(async () => {
+    for (const n of nodes.values()) await n.close();
+    await fs.rm(root, { recursive: true, force: true });
+  });
+
+  test('when the leader stops, a follower takes over long before its election timeout', async () => {
+    const [a, b, c] = ['a', 'b', 'c'].map((n) => nodes.get(n)!) as [ReplicatedLog, ReplicatedLog, ReplicatedLog];
+    expect(await a.produce('t', [enc('before')])).toBe(0);
+    // Closing stops it without handing over leadership, and closes its connections, as a crash does.
+    await a.close();
+    const leader = await leaderAmong([b, c], FAST_FAILOVER_MS);
+    expect(b.stats().leaderLossCampaigns + c.stats().leaderLossCampaigns).toBeGreaterThan(0);
+    expect(await leader.produce('t', [enc('after')])).toBe(1);
+  });
+
+  test('followers whose first campaigns find no one to answer keep asking, and elect a leader once they can', async () => {
+    const [a, b, c] = ['a', 'b', 'c'].map((n) => nodes.get(n)!) as [ReplicatedLog, ReplicatedLog, ReplicatedLog];
+    expect(await a.produce('t', [enc('before')])).toBe(0);
+    network.disconnect(b.raftId, c.raftId);
+    await a.close();
+    await waitUntil('both followers campaign', () => b.stats().leaderLossCampaigns > 0 && c.stats().leaderLossCampaigns > 0, FAST_FAILOVER_MS, 5);
+    network.heal();
+    const leader = await leaderAmong([b, c], FAST_FAILOVER_MS);
+    expect(await leader.produce('t', [enc('after')])).toBe(1);
+  });
+
+  test('a follower cut off from a live leader campaigns in vain: the leader keeps its term and its place', async () => {
+    const [a, b, c] = ['a', 'b', 'c'].map((n) => nodes.get(n)!) as [ReplicatedLog, ReplicatedLog, ReplicatedLog];
+    expect(await a.produce('t', [enc('one')])).toBe(0);
+    const term = a.raftStatus().term;
+    // b loses its connection to a and cannot get a new one; c still hears a, so it ignores b's pre-votes.
+    network.disconnect(a.raftId, b.raftId);
+    network.dropConnections(a.raftId, b.raftId);
+    await waitUntil('b campaigns', () => b.stats().leaderLossCampaigns >= 1);
+    // A follower's connection closing is no reason for another follower to campaign.
+    network.dropConnections(b.raftId, c.raftId);
+    expect(await a.produce('t', [enc('two')])).toBe(1);
+    network.heal();
+    await waitUntil('b follows a again and catches up', () => b.leaderId() === 'a' && b.appliedIndex() >= a.appliedIndex());
+    expect(await a.produce('t', [enc('three')])).toBe(2);
+    expect(a.isLeader()).toBe(true);
+    for (const n of [a, b, c]) expect(n.raftStatus().term).toBe(term);
+    expect(c.stats().leaderLossCampaigns).toBe(0);
+    expect(a.stats().leaderLossCampaigns).toBe(0);
+  });
+
+  test('a connection reset with a live leader that reconnects deposes nobody', async () => {
+    const [a, b, c] = ['a', 'b', 'c'].map((n) => nodes.get(n)!) as [ReplicatedLog, ReplicatedLog, ReplicatedLog];
+    const term = a.raftStatus().term;
+    network.dropConnections(a.raftId, b.raftId);
+    network.dropConnections(a.raftId, c.raftId);
+    // Writes need a quorum, so they go through only with the followers following a again.
+    for (let i = 0; i < 20; i++) expect(await a.produce('t', [enc(`r${i}`)])).toBe(i);
+    await waitUntil('both followers apply every write', () => b.appliedIndex() >= a.appliedIndex() && c.appliedIndex() >= a.appliedIndex());
+    expect(a.isLeader()).toBe(true);
+    for (const n of [a, b, c]) expect(n.raftStatus().term).toBe(term);
+  });
+});
+
+describe('leader connection loss as an election hint, over TLS', () => {
+  let cluster: TestCluster;
+
+  afterEach(async () => {
+    await cluster?.close();
+  });
+
+  test('killing the leader: the followers see its connections close and elect another long before the timeout', async () => {
+    cluster = await TestCluster.create({ tickMs: 20, electionTicks: 250 });
+    await cluster.startCluster(['a', 'b', 'c']);
+    const old = cluster.leader();
+    expect(await old.log.produce('t', [enc('before')])).toBe(0);
+    await cluster.stop(old.name);
+    const survivors = [...cluster.replicas.values()].filter((r) => r !== old).map((r) => r.log);
+    const leader = await leaderAmong(survivors, FAST_FAILOVER_MS);
+    expect(await leader.produce('t', [enc('after')])).toBe(1);
+  });
+});
