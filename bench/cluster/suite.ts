@@ -61,7 +61,13 @@ async function startNoop(certs: ClusterCerts): Promise<{ addr: string; child: Ch
   return { addr, child };
 }
 
-async function runAll(client: ReturnType<typeof createClient>, list: Scenario[], ms: number, label: string): Promise<Map<string, LoadResult>> {
+async function runAll(
+  client: ReturnType<typeof createClient>,
+  list: Scenario[],
+  ms: number,
+  label: string,
+  pids: () => number[] = () => [],
+): Promise<Map<string, LoadResult>> {
   const out = new Map<string, LoadResult>();
   let written = 0;
   for (const s of list) {
@@ -69,8 +75,13 @@ async function runAll(client: ReturnType<typeof createClient>, list: Scenario[],
     const r = await s.run(client, ms, written);
     written = Math.max(written, r.lastOffset + 1);
     out.set(s.name, r);
+    if (pids().length > 0) progress(`${label}: RSS MB after ${s.name}: ${await rssLine(pids())}`);
   }
   return out;
+}
+
+async function rssLine(pids: number[]): Promise<string> {
+  return (await Promise.all(pids.map(residentMB))).map((mb) => mb.toFixed(0)).join(', ');
 }
 
 function fmt(n: number, digits = 0): string {
@@ -99,7 +110,8 @@ export async function runClusterBench(opts: SuiteOptions): Promise<number> {
     cluster = await Cluster.start({ nodes: 3, rootDir: path.join(dir, 'cluster'), faults: false, sync: 'always', logLevel: 'warn' });
     const client = cluster.client();
     const rssAtStart = await Promise.all(cluster.nodes.map((n) => residentMB(n.proc.pid!)));
-    const measured = await runAll(client, list, ms, 'cluster');
+    const pids = (): number[] => cluster!.nodes.map((n) => n.proc.pid!);
+    const measured = await runAll(client, list, ms, 'cluster', pids);
 
     for (const s of list) {
       const r = measured.get(s.name)!;
@@ -119,7 +131,7 @@ export async function runClusterBench(opts: SuiteOptions): Promise<number> {
       });
       if (ms === undefined) failoversMissed++;
       else failovers.push(ms);
-      progress(`failover ${i + 1}: ${ms === undefined ? 'no write acknowledged within 30 s' : `${ms.toFixed(0)} ms`}`);
+      progress(`failover ${i + 1}: ${ms === undefined ? 'no write acknowledged within 30 s' : `${ms.toFixed(0)} ms`}; RSS MB ${await rssLine(pids())}`);
     }
     const electionTimeout = 500;
     report({ bench: BENCH, figure: `failover p50 (${failoverRepeats} leader kills)`, value: median(failovers), unit: 'ms', baseline: 'election timeout', baselineValue: electionTimeout, target: '< 1000' });
