@@ -4,17 +4,13 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { parseAgentArgs } from './agent-options.js';
 import { main } from './cli.js';
+import { captureOutput } from './test-output.js';
 import { UsageError, parseBytes, parseDuration, parseList } from './values.js';
 
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const { stdout, stderr, out, err } = captureOutput();
   const code = await main(argv, { stdin: new PassThrough(), stdout, stderr });
-  return { code, stdout: out, stderr: err };
+  return { code, stdout: out(), stderr: err() };
 }
 
 describe('flag values', () => {

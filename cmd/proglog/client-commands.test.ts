@@ -9,6 +9,7 @@ import type { ConsumeRequest, ConsumeResponse } from '../../api/v1/log.js';
 import type { LogService } from '../../internal/server/log-service.js';
 import { eventually, makeTestPKI, startTestServer, type TestServer } from '../../internal/server/test-support.js';
 import { runConsume } from './client-commands.js';
+import { captureOutput } from './test-output.js';
 
 describe('proglog consume --follow', () => {
   let dir: string;
@@ -64,14 +65,9 @@ describe('proglog consume --follow', () => {
   it('prints each record on its own line, those that exist and those produced later, from batched messages', async () => {
     const before = Array.from({ length: 600 }, (_, i) => `before-${i}`);
     await ts.logService.produce('follow', before.map((v) => Buffer.from(v)));
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (d: Buffer) => (out += d.toString()));
-    stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const { stdout, stderr, out, err } = captureOutput();
     const abort = new AbortController();
-    const lines = (): string[] => out.split('\n').slice(0, -1);
+    const lines = (): string[] => out().split('\n').slice(0, -1);
 
     const done = runConsume([...flags, '--topic', 'follow', '--offset', '2', '--with-offsets', '--follow'], {
       stdin: new PassThrough(),
@@ -88,7 +84,7 @@ describe('proglog consume --follow', () => {
       abort.abort();
     }
     expect(await done).toBe(0);
-    expect(err).toBe('');
+    expect(err()).toBe('');
     const expected = [...before.slice(2), 'after-0', 'after-1', 'after-2'].map((v, i) => `${i + 2}\t${v}`);
     expect(lines()).toEqual(expected);
     // It asked for batches and got them: far fewer messages than records, none in the book's one-record form.
