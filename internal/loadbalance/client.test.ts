@@ -204,6 +204,20 @@ describe('createClient (load-balanced over the cluster)', () => {
     });
   });
 
+  it('reconnects to a server back from a long outage within about a second (it may be the next leader)', async () => {
+    const c = client(cluster.node('a').addr, { refreshIntervalMs: 100, minRefreshIntervalMs: 20 });
+    await produce(c);
+    // The leader crashes but stays a member, so the client keeps its connection attempts going, backing off.
+    await cluster.stopNode('b', { listed: true });
+    // The outage's length, not a wait for anything: with gRPC's default backoff (1 s, x1.6) the attempts would be
+    // ~2.6 s apart by the time it ends.
+    await new Promise((resolve) => setTimeout(resolve, 5800));
+    await cluster.restartNode('b');
+    const back = Date.now();
+    await eventually('produce reaches the restarted leader', () => produce(c, 300), 10_000);
+    expect(Date.now() - back).toBeLessThan(2000);
+  }, 20_000);
+
   it('asks the other servers when the one it asked knows no leader', async () => {
     cluster.node('a').blind = true;
     const c = client(cluster.node('a').addr);

@@ -10,6 +10,8 @@ export interface FakeNode {
   served: string[];
   server: grpc.Server;
   stopped: boolean;
+  /** Still listed by GetServers while stopped, as a crashed agent is until membership reaps it. */
+  listedWhileStopped: boolean;
   /** Answers GetServers as a node that knows of no leader (partitioned or lagging). */
   blind: boolean;
 }
@@ -41,8 +43,18 @@ export class FakeCluster {
   }
 
   async addNode(id: string): Promise<FakeNode> {
+    const node: FakeNode = { id, addr: '', served: [], server: new grpc.Server(), stopped: false, listedWhileStopped: false, blind: false };
+    const port = await this.serve(node, '127.0.0.1:0');
+    node.addr = `127.0.0.1:${port}`;
+    this.nodes.push(node);
+    return node;
+  }
+
+  /** Serves the node's service on `address` with a new grpc.Server; resolves with the port. */
+  private async serve(node: FakeNode, address: string): Promise<number> {
+    const { id } = node;
     const server = new grpc.Server();
-    const node: FakeNode = { id, addr: '', served: [], server, stopped: false, blind: false };
+    node.server = server;
     const notLeader = (): grpc.ServiceError => {
       const md = new grpc.Metadata();
       if (this.leaderId !== null) md.set('proglog-leader-id', this.leaderId);
@@ -57,7 +69,7 @@ export class FakeCluster {
         node.served.push('getServers');
         cb(null, {
           servers: this.nodes
-            .filter((n) => !n.stopped)
+            .filter((n) => !n.stopped || n.listedWhileStopped)
             .map((n) => ({ id: n.id, rpcAddr: n.addr, isLeader: !node.blind && n.id === this.leaderId, isLearner: false })),
         });
       },
@@ -75,18 +87,25 @@ export class FakeCluster {
         cb(null, { topics: [id] });
       },
     });
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', this.credentials, (err, p) => (err ? reject(err) : resolve(p))),
+    return new Promise<number>((resolve, reject) =>
+      server.bindAsync(address, this.credentials, (err, p) => (err ? reject(err) : resolve(p))),
     );
-    node.addr = `127.0.0.1:${port}`;
-    this.nodes.push(node);
-    return node;
   }
 
-  async stopNode(id: string): Promise<void> {
+  /** `listed`: GetServers keeps naming it (a crashed member), so clients keep trying to reconnect to it. */
+  async stopNode(id: string, options: { listed?: boolean } = {}): Promise<void> {
     const n = this.node(id);
     n.stopped = true;
+    n.listedWhileStopped = options.listed ?? false;
     n.server.forceShutdown();
+  }
+
+  /** Serves a stopped node again at its old address. */
+  async restartNode(id: string): Promise<void> {
+    const n = this.node(id);
+    await this.serve(n, n.addr);
+    n.stopped = false;
+    n.listedWhileStopped = false;
   }
 
   async close(): Promise<void> {
