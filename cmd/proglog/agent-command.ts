@@ -11,6 +11,7 @@ import { MembershipConfigError } from '../../internal/discovery/index.js';
 import { DataDirOwnerError } from '../../internal/distributed/node-identity.js';
 import type { CommandIO } from './client-commands.js';
 import { AGENT_USAGE, parseAgentArgs } from './agent-options.js';
+import { ExternalGarbageBound } from './external-garbage.js';
 import { UsageError } from './values.js';
 
 const CONFIG_ERRORS = [AgentConfigError, TLSConfigError, PolicyLoadError, MembershipConfigError, DataDirOwnerError, MuxAddressInUseError];
@@ -29,6 +30,10 @@ export async function runAgentCommand(argv: string[], io: CommandIO): Promise<nu
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL' || e.code === 'EACCES') throw new UsageError(e.message);
     throw err;
+  }
+  const garbage = new ExternalGarbageBound();
+  if (!garbage.start()) {
+    agent.logger.info('started without --expose-gc: dead buffers are left to V8, which lets tens of MB of them accumulate');
   }
   const signals = ['SIGINT', 'SIGTERM'] as const;
   const outcome = await new Promise<number>((resolve) => {
@@ -49,5 +54,6 @@ export async function runAgentCommand(argv: string[], io: CommandIO): Promise<nu
       resolve(1);
     });
   });
+  garbage.stop();
   return outcome;
 }
