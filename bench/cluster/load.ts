@@ -3,6 +3,7 @@
 // two figures differ only in the server.
 import * as grpc from '@grpc/grpc-js';
 import type { ConsumeResponse, LogClient, ProduceRequest } from '../../api/v1/log.js';
+import { streamedRecords } from '../../internal/loadbalance/index.js';
 import { percentile, progress } from '../report.js';
 
 export interface LoadResult {
@@ -186,8 +187,7 @@ export async function streamConsume(client: LogClient, ms: number, upTo = Infini
       const now = performance.now();
       if ((messages++ & sampleMask) === 0) m.latencies.push(now - last);
       last = now;
-      // A server that predates batching ignores the request's field and answers one record per message.
-      const records = res.batch?.records ?? (res.record ? [res.record] : []);
+      const records = streamedRecords(res);
       m.records += records.length;
       const tail = records[records.length - 1];
       if (tail) m.lastOffset = tail.offset;

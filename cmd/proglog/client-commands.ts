@@ -7,7 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import type { ConsumeResponse, LogClient, Record as LogRecord } from '../../api/v1/log.js';
-import { createClient, leaderRoute } from '../../internal/loadbalance/index.js';
+import { createClient, leaderRoute, streamedRecords } from '../../internal/loadbalance/index.js';
 import { UsageError, parseDuration, parseInteger } from './values.js';
 
 export interface CommandIO {
@@ -238,8 +238,7 @@ async function follow(conn: Connection, offset: number, withOffsets: boolean, li
     io.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       for await (const res of stream as AsyncIterable<ConsumeResponse>) {
-        // A server that predates batching ignores maxBatchRecords and sends one record per message.
-        const records = res.batch?.records ?? (res.record === undefined ? [] : [res.record]);
+        const records = streamedRecords(res);
         const last = records[records.length - 1];
         if (last === undefined) continue;
         failures = 0;

@@ -41,8 +41,8 @@ export class ProglogLoadBalancer implements LoadBalancer {
   private resolvedOnce = false;
   private lastError: string | null = null;
   private updating = false;
-  private reresolutionQueued = false;
-  private leaderMissingQueued = false;
+  /** Requests from pickers waiting for the next tick (see outsidePick). */
+  private readonly queued = new Set<'reresolve' | 'leaderMissing'>();
   /** From our resolver's attributes; another resolver gives none, and a plain re-resolution stands in for it. */
   private leaderWatch: LeaderWatch | undefined;
   private destroyed = false;
@@ -117,27 +117,26 @@ export class ProglogLoadBalancer implements LoadBalancer {
   }
 
   private requestReresolution(): void {
-    // Pickers run inside grpc-js's call path; ask for the refresh outside it, once per tick.
-    if (this.reresolutionQueued || this.destroyed) return;
-    this.reresolutionQueued = true;
-    process.nextTick(() => {
-      this.reresolutionQueued = false;
-      if (!this.destroyed) this.helper.requestReresolution();
-    });
+    this.outsidePick('reresolve', () => this.helper.requestReresolution());
   }
 
   /** Writes are waiting for a leader: the resolver should look for one sooner than for a mere failure. */
   private leaderMissing(): void {
     const watch = this.leaderWatch;
-    if (watch === undefined) {
-      this.requestReresolution();
-      return;
-    }
-    if (this.leaderMissingQueued || this.destroyed) return;
-    this.leaderMissingQueued = true;
+    if (watch === undefined) this.requestReresolution();
+    else this.outsidePick('leaderMissing', () => watch.leaderMissing());
+  }
+
+  /**
+   * Pickers run inside grpc-js's call path; what they ask for runs outside it, on the next tick, once however
+   * many calls asked for that kind of request.
+   */
+  private outsidePick(kind: 'reresolve' | 'leaderMissing', request: () => void): void {
+    if (this.queued.has(kind) || this.destroyed) return;
+    this.queued.add(kind);
     process.nextTick(() => {
-      this.leaderMissingQueued = false;
-      if (!this.destroyed) watch.leaderMissing();
+      this.queued.delete(kind);
+      if (!this.destroyed) request();
     });
   }
 

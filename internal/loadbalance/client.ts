@@ -1,7 +1,7 @@
 // A LogClient over a load-balanced channel: give it any one server of the cluster and it finds the rest,
 // sends writes to the leader and spreads reads over followers.
 import * as grpc from '@grpc/grpc-js';
-import { LogClient } from '../../api/v1/log.js';
+import { LogClient, type ConsumeResponse, type Record as LogRecord } from '../../api/v1/log.js';
 import { CHANNEL_CONTEXT_KEY, DEFAULT_CHANNEL_CONTEXT, type ChannelContext } from './channel-context.js';
 import { ROUTE_METADATA } from './picker.js';
 import { registerProglogLoadBalancing } from './register.js';
@@ -50,6 +50,14 @@ export function clientCredentials(options: Pick<ClientOptions, 'ca' | 'cert' | '
     options.key === undefined ? null : toBuffer(options.key),
     options.cert === undefined ? null : toBuffer(options.cert),
   );
+}
+
+/**
+ * The records of one ConsumeStream message: its batch when the stream asked for max_batch_records, else its one
+ * record (also what a server that predates batching sends, ignoring the field).
+ */
+export function streamedRecords(res: ConsumeResponse): LogRecord[] {
+  return res.batch?.records ?? (res.record === undefined ? [] : [res.record]);
 }
 
 /** Metadata that sends a call to the leader, e.g. a Consume with `linearizable: true`. */

@@ -1,4 +1,4 @@
-export { createClient, clientCredentials, ClientConfigError, leaderRoute, type ClientOptions } from './client.js';
+export { createClient, clientCredentials, ClientConfigError, leaderRoute, streamedRecords, type ClientOptions } from './client.js';
 export { registerProglogLoadBalancing } from './register.js';
 export { SCHEME, ProglogResolver } from './resolver.js';
 export { ProglogLoadBalancer, ProglogLoadBalancingConfig } from './balancer.js';
