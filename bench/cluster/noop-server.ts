@@ -10,6 +10,7 @@ import {
   type ProduceRequest,
   type ProduceResponse,
 } from '../../api/v1/log.js';
+import { coalesceWrites } from '../../internal/server/coalesced-writes.js';
 import { DEFAULT_LIMITS, streamBatchRecords } from '../../internal/server/requests.js';
 
 export interface NoopServerOptions {
@@ -43,6 +44,8 @@ export async function startNoopServer(opts: NoopServerOptions): Promise<NoopServ
       cb(null, { firstOffset: first, count: call.request.values.length });
     },
     produceStream: (call: grpc.ServerDuplexStream<ProduceRequest, ProduceResponse>) => {
+      // The same transport as an agent's, message batching included, so the ceiling stays a ceiling.
+      coalesceWrites(call);
       call.on('data', () => call.write({ offset: next++ }));
       call.on('end', () => call.end());
       call.on('error', () => undefined);
@@ -56,6 +59,7 @@ export async function startNoopServer(opts: NoopServerOptions): Promise<NoopServ
       });
     },
     consumeStream: (call: grpc.ServerWritableStream<ConsumeRequest, ConsumeResponse>) => {
+      coalesceWrites(call);
       let offset = call.request.offset;
       let open = true;
       call.on('cancelled', () => (open = false));

@@ -10,6 +10,7 @@ import { OffsetOutOfRangeError, type LogRecord } from '../log/index.js';
 import { ClientCancelledError, ServerShuttingDownError } from './errors.js';
 import { subjectOf } from './identity.js';
 import { checkWellFormed } from './malformed.js';
+import { coalesceWrites } from './coalesced-writes.js';
 import { asBuffer, checkOffset, checkTopic, streamBatchRecords } from './requests.js';
 import type { RpcContext } from './rpc-context.js';
 import { isUnexpected, toStatus } from './status.js';
@@ -24,6 +25,7 @@ function toWire({ offset, value }: LogRecord): WireRecord {
 
 export function serveConsumeStream(ctx: RpcContext, call: ServerWritableStream<ConsumeRequest, ConsumeResponse>): void {
   const stream = ctx.streams.register();
+  coalesceWrites(call);
   const onCancelled = (): void => stream.abort(new ClientCancelledError());
   call.on('cancelled', onCancelled);
   if (call.cancelled) onCancelled();

@@ -7,6 +7,7 @@ import type { ProduceRequest, ProduceResponse } from '../../api/v1/log.js';
 import { ClientCancelledError, ServerShuttingDownError } from './errors.js';
 import { subjectOf } from './identity.js';
 import { checkWellFormed } from './malformed.js';
+import { coalesceWrites } from './coalesced-writes.js';
 import { checkTopic, checkValue } from './requests.js';
 import type { RpcContext } from './rpc-context.js';
 import { isUnexpected, toStatus } from './status.js';
@@ -20,6 +21,7 @@ type Pending = { topic: string; value: Uint8Array } | { rejected: unknown };
 
 export function serveProduceStream(ctx: RpcContext, call: ServerDuplexStream<ProduceRequest, ProduceResponse>): void {
   const stream = ctx.streams.register();
+  coalesceWrites(call);
   const queue: Pending[] = [];
   let inputEnded = false;
   let running = false;
