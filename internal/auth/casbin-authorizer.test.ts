@@ -74,4 +74,19 @@ describe('CasbinAuthorizer loading', () => {
     expect(await authorizer.can('ops', 'metrics.cpu', 'consume')).toBe(true);
     expect(await authorizer.can('ops', 'orders', 'consume')).toBe(false);
   });
+
+  it('gives the same answers when asked again (remembered decisions) and past the bound on remembered ones', async () => {
+    const authorizer = await CasbinAuthorizer.fromFiles(modelFile, policyFile);
+    for (let round = 0; round < 2; round++) {
+      expect(await authorizer.can('tenant-a', 'tenant-a.orders', 'produce')).toBe(true);
+      expect(await authorizer.can('tenant-a', 'tenant-b.orders', 'produce')).toBe(false);
+      expect(await authorizer.can('nobody', 'tenant-a.orders', 'produce')).toBe(false);
+    }
+    // More distinct questions than are remembered: old answers are dropped, never confused with new ones.
+    for (let i = 0; i < 5000; i++) {
+      expect(await authorizer.can('tenant-a', `tenant-${i % 2 === 0 ? 'a' : 'b'}.t${i}`, 'consume')).toBe(i % 2 === 0);
+    }
+    expect(await authorizer.can('tenant-a', 'tenant-b.orders', 'produce')).toBe(false);
+    expect(await authorizer.can('tenant-a', 'tenant-a.orders', 'produce')).toBe(true);
+  });
 });

@@ -2,8 +2,18 @@ import { access, readFile } from 'node:fs/promises';
 import { newEnforcer, newModelFromString, StringAdapter, type Enforcer } from 'casbin';
 import { PermissionDeniedError, PolicyLoadError, type Action, type Authorizer } from './authorizer.js';
 
-/** An Authorizer backed by a Casbin enforcer: request (subject, topic, action) against policy/model.conf. */
+/** Distinct (subject, topic, action) decisions remembered; past this the memory starts over. */
+const MAX_CACHED_DECISIONS = 4096;
+
+/**
+ * An Authorizer backed by a Casbin enforcer: request (subject, topic, action) against policy/model.conf.
+ * The policy is fixed for the authorizer's life, so a decision never changes: it is remembered, because
+ * evaluating the model costs more than the rest of a small produce (about 20 us against a map lookup). The memory
+ * is bounded (an authenticated client could ask for any number of topic names); Casbin's CachedEnforcer is not.
+ */
 export class CasbinAuthorizer implements Authorizer {
+  private readonly decisions = new Map<string, boolean>();
+
   private constructor(private readonly enforcer: Enforcer) {}
 
   /** Loads a model file and a policy file (the book's `auth.New(model, policy)`). */
@@ -34,7 +44,14 @@ export class CasbinAuthorizer implements Authorizer {
   }
 
   async can(subject: string, topic: string, action: Action): Promise<boolean> {
-    return this.enforcer.enforce(subject, topic, action);
+    // NUL cannot occur in a certificate's CN or a topic name, so the key is unambiguous.
+    const key = `${subject}\0${topic}\0${action}`;
+    const known = this.decisions.get(key);
+    if (known !== undefined) return known;
+    const decision = await this.enforcer.enforce(subject, topic, action);
+    if (this.decisions.size >= MAX_CACHED_DECISIONS) this.decisions.clear();
+    this.decisions.set(key, decision);
+    return decision;
   }
 
   async authorize(subject: string, topic: string, action: Action): Promise<void> {
