@@ -42,6 +42,16 @@ describe('MemoryTransport connections', () => {
     expect(c.down).toEqual([]);
   });
 
+  test('a frame in parts arrives whole', async () => {
+    const network = new MemoryNetwork();
+    const a = node(network, 'a');
+    const b = node(network, 'b');
+    link(a, b);
+    a.t.send('b', [Buffer.from('one,'), Buffer.from('two')]);
+    await waitUntil('frame at b', () => b.frames.length === 1);
+    expect(b.frames).toEqual(['a:one,two']);
+  });
+
   test('dropConnections resets both directions; the next frame reconnects with a hello; a cut link closes nothing', async () => {
     const network = new MemoryNetwork();
     const a = node(network, 'a');

@@ -12,6 +12,7 @@ import {
   SnapshotStreamError,
   TransportClosedError,
   UnknownPeerError,
+  type Frame,
   type FrameHandler,
   type HelloHandler,
   type PeerDownHandler,
@@ -139,12 +140,12 @@ export class MemoryTransport implements Transport {
     return conn;
   }
 
-  send(to: string, frame: Uint8Array): boolean {
+  send(to: string, frame: Frame): boolean {
     const addr = this.peers.get(to);
     if (this.closed || addr === undefined) return false;
     const target = this.network.route(this.localId, addr);
     if (!target) return false;
-    const copy = Uint8Array.from(frame);
+    const copy = frame instanceof Uint8Array ? Uint8Array.from(frame) : Buffer.concat(frame);
     const conn = target.connectionFrom(this.localId);
     setImmediate(() => target.deliver(this.localId, this.localAddr, copy, conn));
     return true;

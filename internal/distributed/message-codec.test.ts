@@ -1,6 +1,6 @@
 import type { Entry, Message } from '../raft/index.js';
 import { DecodeError } from './binary.js';
-import { decodeMessage, decodeStoredEntry, encodeMessage, encodeStoredEntry } from './message-codec.js';
+import { decodeMessage, decodeStoredEntry, encodeMessage, encodeMessageParts, encodeStoredEntry } from './message-codec.js';
 
 const entry = (index: number, term: number, type: Entry['type'], data: string): Entry => ({ index, term, type, data: Buffer.from(data) });
 const base = { from: 'a#1', to: 'b#2', term: 7 };
@@ -29,6 +29,20 @@ function plain(m: Message | Entry): unknown {
 describe('message codec', () => {
   test.each(samples.map((m) => [m.type, m] as const))('%s round-trips', (_type, m) => {
     expect(plain(decodeMessage(encodeMessage(m)))).toEqual(plain(m));
+  });
+
+  test.each(samples.map((m) => [m.type, m] as const))('%s in parts is the same bytes', (_type, m) => {
+    expect(Buffer.concat(encodeMessageParts(m)).equals(encodeMessage(m))).toBe(true);
+  });
+
+  test('an append in parts references its entries instead of copying them, long ids and many entries included', () => {
+    const long = { from: 'node-1#'.padEnd(200, 'x'), to: 'node-2#'.padEnd(200, 'y'), term: 3 };
+    const entries = Array.from({ length: 300 }, (_, i) => entry(i + 1, 3, i % 7 === 0 ? 'empty' : 'normal', i % 7 === 0 ? '' : `record ${i}`));
+    const m: Message = { ...long, type: 'append', index: 0, logTerm: 0, commit: 0, entries };
+    const parts = encodeMessageParts(m);
+    expect(Buffer.concat(parts).equals(encodeMessage(m))).toBe(true);
+    for (const e of entries) if (e.data.length > 0) expect(parts).toContain(e.data);
+    expect(plain(decodeMessage(Buffer.concat(parts)))).toEqual(plain(m));
   });
 
   test('a heartbeat is compact', () => {

@@ -121,6 +121,31 @@ export function encodeMessage(m: Message): Buffer {
   return w.finish();
 }
 
+/**
+ * The same bytes as encodeMessage, as parts: an append's entry data is referenced, not copied, so the messages
+ * for every follower share one copy of it (a leader otherwise copied each entry once per follower). Other
+ * messages are one part.
+ */
+export function encodeMessageParts(m: Message): Uint8Array[] {
+  if (m.type !== 'append' || m.entries.length === 0) return [encodeMessage(m)];
+  const head = new BinaryWriter(64 + 24 * m.entries.length);
+  head.u8(MESSAGE_TAGS.append).string(m.from).string(m.to).varint(m.term);
+  head.varint(m.index).varint(m.logTerm).varint(m.commit).varint(m.entries.length);
+  const parts: Uint8Array[] = [];
+  let start = 0;
+  for (const e of m.entries) {
+    head.varint(e.index).varint(e.term).u8(entryTypeTag(e.type)).varint(e.data.length);
+    const written = head.finish();
+    if (e.data.length > 0) {
+      parts.push(written.subarray(start), e.data);
+      start = written.length;
+    }
+  }
+  const tail = head.finish();
+  if (tail.length > start) parts.push(tail.subarray(start));
+  return parts;
+}
+
 /** Decodes a message; byte fields (entry data) are views into `bytes`. Throws DecodeError on malformed input. */
 export function decodeMessage(bytes: Uint8Array): Message {
   const r = new BinaryReader(bytes);
@@ -193,10 +218,13 @@ export function decodeMessage(bytes: Uint8Array): Message {
 
 /** An entry as stored at its index in the disk log: term, type, data (the index is the log offset). */
 export function encodeStoredEntry(e: Entry): Buffer {
-  const w = new BinaryWriter(e.data.length + 16);
-  w.varint(e.term).u8(entryTypeTag(e.type));
-  const out = w.finish();
-  return Buffer.concat([out, e.data]);
+  // One allocation of the exact size: entries are the bulk of what a node allocates, and every dead Buffer waits
+  // for a full collection to be freed.
+  const header = new BinaryWriter(16).varint(e.term).u8(entryTypeTag(e.type)).finish();
+  const out = Buffer.allocUnsafe(header.length + e.data.length);
+  header.copy(out, 0);
+  out.set(e.data, header.length);
+  return out;
 }
 
 export function decodeStoredEntry(index: number, bytes: Uint8Array): Entry {

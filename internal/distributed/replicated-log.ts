@@ -45,7 +45,7 @@ import {
 } from '../raft/index.js';
 import { NotLeaderError, type LogService, type ReadOptions, type ServerInfo } from '../server/log-service.js';
 import { decodeCommand, encodeCommand } from './command-codec.js';
-import { decodeMessage, encodeMessage } from './message-codec.js';
+import { decodeMessage, encodeMessage, encodeMessageParts } from './message-codec.js';
 import { decodeReadIndexMessage, encodeReadIndexMessage, isReadIndexMessage } from './read-index-message.js';
 import { loadOrCreateRaftId, memberName } from './node-identity.js';
 import { ProposalBatcher } from './proposal-batcher.js';
@@ -728,7 +728,7 @@ export class ReplicatedLog implements LogService {
   private sendMessage(m: Message): void {
     if ((m.type === 'preVoteResponse' || m.type === 'voteResponse') && !m.reject) this.votesGranted++;
     if (m.type === 'snapshot') this.sendSnapshotMessage(m);
-    else this.transport.send(m.to, encodeMessage(m));
+    else this.transport.send(m.to, encodeMessageParts(m));
   }
 
   private onFrame(from: string, frame: Uint8Array): void {

@@ -47,6 +47,19 @@ describe('TlsTransport', () => {
     expect(new Set(b.frames.map((f) => f.from))).toEqual(new Set(['a']));
   });
 
+  test('a frame sent in parts arrives as one frame, in order with whole ones', async () => {
+    const a = await startNode('a', tlsA);
+    const b = await startNode('b', tlsB);
+    a.transport.setPeer('b', b.listener.addr);
+    const shared = Buffer.from('-shared-');
+    for (let i = 0; i < 100; i++) {
+      const frame = i % 2 === 0 ? [Buffer.from(`p${i}`), shared, Buffer.from('end')] : Buffer.from(`w${i}`);
+      expect(a.transport.send('b', frame)).toBe(true);
+    }
+    await waitUntil('100 frames at b', () => b.frames.length === 100);
+    expect(b.frames.map((f) => f.text)).toEqual(Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? `p${i}-shared-end` : `w${i}`)));
+  });
+
   test('a peer learns the address of whoever connects to it from the hello', async () => {
     const a = await startNode('a', tlsA);
     const b = await startNode('b', tlsB);

@@ -19,7 +19,9 @@ import {
   SnapshotStreamError,
   TransportClosedError,
   UnknownPeerError,
+  frameLength,
   parseHostPort,
+  type Frame,
   type FrameHandler,
   type HelloHandler,
   type PeerDownHandler,
@@ -91,9 +93,14 @@ function decodeHello(frame: Buffer): { kind: number; id: string; addr: string } 
   return { kind, id, addr };
 }
 
-function writeFrame(socket: tls.TLSSocket, payload: Uint8Array): boolean {
-  socket.write(frameHeader(payload.length));
-  return socket.write(payload);
+function writeFrame(socket: tls.TLSSocket, payload: Frame): boolean {
+  if (payload instanceof Uint8Array) {
+    socket.write(frameHeader(payload.length));
+    return socket.write(payload);
+  }
+  let ok = socket.write(frameHeader(frameLength(payload)));
+  for (const part of payload) ok = socket.write(part);
+  return ok;
 }
 
 function waitDrainOrClose(socket: tls.TLSSocket): Promise<void> {
@@ -113,7 +120,7 @@ function waitDrainOrClose(socket: tls.TLSSocket): Promise<void> {
 
 /** The outbound message stream to one peer: a bounded queue, one connection, reconnect with backoff. */
 class PeerStream {
-  private queue: Uint8Array[] = [];
+  private queue: Frame[] = [];
   private queuedBytes = 0;
   private socket: tls.TLSSocket | undefined;
   private connecting = false;
@@ -132,14 +139,15 @@ class PeerStream {
     this.backoffMs = transport.backoffInitialMs;
   }
 
-  send(frame: Uint8Array): boolean {
+  send(frame: Frame): boolean {
     if (this.closed) return false;
-    if (this.queue.length >= this.transport.maxQueuedFrames || this.queuedBytes + frame.length > this.transport.maxQueuedBytes) {
+    const length = frameLength(frame);
+    if (this.queue.length >= this.transport.maxQueuedFrames || this.queuedBytes + length > this.transport.maxQueuedBytes) {
       this.stats.dropped++;
       return false;
     }
     this.queue.push(frame);
-    this.queuedBytes += frame.length;
+    this.queuedBytes += length;
     if (this.socket) this.scheduleFlush();
     else this.connect();
     return true;
@@ -309,7 +317,7 @@ export class TlsTransport implements Transport {
     return stats ? { ...stats } : { dropped: 0, connects: 0, disconnects: 0 };
   }
 
-  send(to: string, frame: Uint8Array): boolean {
+  send(to: string, frame: Frame): boolean {
     const peer = this.peers.get(to);
     return peer ? peer.send(frame) : false;
   }

@@ -22,6 +22,17 @@ export type HelloHandler = (id: string, addr: string) => void;
  */
 export type PeerDownHandler = (id: string) => void;
 
+/** One frame's payload, whole or as parts to be sent back to back. */
+export type Frame = Uint8Array | readonly Uint8Array[];
+
+/** The number of bytes in a frame. */
+export function frameLength(frame: Frame): number {
+  if (frame instanceof Uint8Array) return frame.length;
+  let n = 0;
+  for (const part of frame) n += part.length;
+  return n;
+}
+
 export interface Transport {
   readonly localId: string;
   readonly localAddr: string;
@@ -32,9 +43,11 @@ export interface Transport {
   /**
    * Queues a frame for a peer and returns at once. Returns false when the frame was dropped (unknown peer,
    * queue full, transport closed): Raft tolerates lost messages and retries, so a slow or dead peer costs
-   * a bounded amount of memory and never blocks the others.
+   * a bounded amount of memory and never blocks the others. A frame may come in parts, sent back to back as one
+   * frame: that lets the messages to several peers share their entries' bytes instead of each copying them.
+   * The parts must not change after the call.
    */
-  send(to: string, frame: Uint8Array): boolean;
+  send(to: string, frame: Frame): boolean;
   sendSnapshot(to: string, header: Uint8Array, chunks: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<void>;
   /** Asks whoever listens at `addr` for its node id (a node's id changes when its data is lost). */
   identify(addr: string): Promise<string>;
