@@ -180,8 +180,14 @@ class ConnectionPair {
   }
 
   reset(): void {
-    if (!this.downstream.destroyed) this.downstream.resetAndDestroy();
-    if (!this.upstream.destroyed) this.upstream.resetAndDestroy();
+    for (const s of [this.downstream, this.upstream]) {
+      if (s.destroyed) continue;
+      // resetAndDestroy cannot always reset: on a socket still connecting it waits for the connection, and on
+      // one whose side was already ended (a shutdown under way) libuv refuses the reset and Node never closes
+      // the handle. Those leaked sockets kept test workers from exiting. Such a socket is closed plainly.
+      if (s.connecting || s.writableEnded) s.destroy();
+      else s.resetAndDestroy();
+    }
     this.finish();
   }
 
