@@ -1,6 +1,6 @@
 // The cluster benchmark: every figure of a three-node cluster of real agent processes (mTLS, fsync on), beside
 // the same figure measured in the same run against the no-op ceiling server, through the same public client.
-// The load shapes run in rounds (three in full mode), each against the ceiling and then the cluster back to back;
+// The load shapes run in rounds (five in full mode), each against the ceiling and then the cluster back to back;
 // a figure is the median round, and a share of the ceiling the median of the rounds' own shares.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -122,7 +122,7 @@ export async function runClusterBench(opts: SuiteOptions): Promise<number> {
   const failoverRepeats = opts.short ? 2 : 5;
   const volumeBytes = opts.volumeBytes ?? (opts.short ? 64 * 2 ** 20 : 2 ** 30);
   const list = scenarios(value);
-  const rounds = opts.short ? 1 : 3;
+  const rounds = opts.short ? 1 : 5;
   let noop: ChildProcess | undefined;
   let cluster: Cluster | undefined;
   try {
