@@ -40,6 +40,8 @@ function scenarios(value: Buffer): Scenario[] {
     { name: 'ProduceStream 256 in flight', target: '>= 20,000', run: (c, ms) => streamProduce(c, 256, ms, value) },
     { name: 'ProduceBatch 100/request x4', target: '>= 200,000', run: (c, ms) => batchProduce(c, 100, 4, ms, value) },
     { name: 'ConsumeStream (follower)', target: '>= 150,000', run: (c, ms, upTo) => streamConsume(c, ms, upTo) },
+    // As a book client reads: one record per message.
+    { name: 'ConsumeStream, 1 record/msg', run: (c, ms, upTo) => streamConsume(c, ms, upTo, 0) },
   ];
 }
 
