@@ -474,7 +474,14 @@ export class ReplicatedLog implements LogService {
   private onPeerDown(id: string): void {
     if (this.closed) return;
     const st = this.node.status();
-    if (st.softState.role !== 'follower' || st.softState.leader !== id || !st.confState.voters.includes(this.raftId)) return;
+    if (st.softState.role !== 'follower' || st.softState.leader !== id) return;
+    if (!st.confState.voters.includes(this.raftId)) {
+      // A learner, or a voter that has not yet applied its own promotion: it cannot campaign, but it can stop
+      // holding the lost leader's lease, which would make it ignore whoever campaigns until its election timeout.
+      this.node.forgetLeader();
+      this.schedule();
+      return;
+    }
     const current = this.leaderLoss;
     if (current?.leader === id && current.heard === this.leaderMessages) return;
     if (current?.timer) clearTimeout(current.timer);

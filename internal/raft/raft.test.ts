@@ -82,6 +82,29 @@ describe('check-quorum and leader leases', () => {
     expect(drain(net.node('n2'))).toEqual([]);
   });
 
+  test('a follower that forgets its leader answers vote requests again, without campaigning itself', () => {
+    const net = new TestNet(three, { checkQuorum: true, preVote: false });
+    net.elect('n1');
+    const term = net.raft('n2').term;
+    net.node('n2').raw.forgetLeader();
+    expect(net.raft('n2')).toMatchObject({ role: 'follower', lead: NONE, term });
+    expect(drain(net.node('n2'))).toEqual([]);
+    net.raft('n2').step({ type: 'vote', from: 'n3', to: 'n2', term: term + 1, index: 100, logTerm: 100, transfer: false });
+    expect(net.raft('n2').term).toBe(term + 1);
+    expect(drain(net.node('n2'))).toEqual([expect.objectContaining({ type: 'voteResponse', reject: false })]);
+  });
+
+  test('a leader asked to forget its leader stays leader; a follower follows again at the next heartbeat', () => {
+    const net = new TestNet(three, { checkQuorum: true, preVote: true });
+    net.elect('n1');
+    net.node('n1').raw.forgetLeader();
+    expect(net.raft('n1')).toMatchObject({ role: 'leader', lead: 'n1' });
+    net.node('n3').raw.forgetLeader();
+    expect(net.raft('n3').lead).toBe(NONE);
+    net.tickAll(2);
+    expect(net.raft('n3')).toMatchObject({ role: 'follower', lead: 'n1' });
+  });
+
   test('without check-quorum, a higher-term vote request is answered', () => {
     const net = new TestNet(three, { checkQuorum: false, preVote: false });
     net.elect('n1');

@@ -232,6 +232,16 @@ export class Raft {
 
   // ---- Elections ----
 
+  /**
+   * A follower that knows its leader is gone but cannot campaign (it is not a voter in the configuration it has
+   * applied) stops honoring the leader's lease, so it answers the (pre-)votes of whoever does campaign. It stays
+   * a follower in its term; the next message from a leader makes it follow again. Leaders and candidates ignore
+   * this (etcd raft's ForgetLeader).
+   */
+  forgetLeader(): void {
+    if (this.role === 'follower') this.lead = NONE;
+  }
+
   /** Starts an election (a pre-vote round first, unless `transfer` or pre-vote is off). */
   hup(transfer: boolean): void {
     if (this.role === 'leader' || !this.promotable()) return;

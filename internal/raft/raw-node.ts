@@ -33,6 +33,11 @@ export class RawNode {
     this.raft.hup(false);
   }
 
+  /** A follower stops honoring its leader's lease, without campaigning (see Raft.forgetLeader). */
+  forgetLeader(): void {
+    this.raft.forgetLeader();
+  }
+
   step(m: Message): void {
     this.raft.step(m);
   }
