@@ -120,11 +120,14 @@ export class Cluster {
     const certs = await writeClusterCerts(path.join(opts.rootDir, 'certs'), names);
     const cluster = new Cluster(opts, certs);
     try {
-      for (const name of names) await cluster.addNode(name);
-      // The bootstrap node first, then the others join through it.
-      await cluster.startNode(cluster.nodes[0]!);
+      // The bootstrap node first, then the others join through it. Each node's ports are picked just before it
+      // starts: a port the OS called free is free only until someone else takes it (an outgoing connection's
+      // ephemeral port, another test), and picking them all up front once lost one while the first node
+      // was electing itself.
+      const [first, ...rest] = names;
+      await cluster.startNode(await cluster.addNode(first!));
       await cluster.waitForLeader(30_000);
-      for (const n of cluster.nodes.slice(1)) await cluster.startNode(n);
+      for (const name of rest) await cluster.startNode(await cluster.addNode(name));
       await cluster.waitForMembers(opts.nodes, 60_000);
       await cluster.waitForReplication(60_000);
       // From now on any node restarts by joining through whichever of the others is up, as an operator lists
@@ -306,7 +309,7 @@ export class Cluster {
     return `${n.dataDir}.real-port`;
   }
 
-  private async addNode(name: string): Promise<void> {
+  private async addNode(name: string): Promise<ClusterNode> {
     const dataDir = path.join(this.opts.rootDir, name);
     await mkdir(dataDir, { recursive: true });
     const logFile = path.join(this.opts.rootDir, `${name}.log`);
@@ -370,6 +373,8 @@ export class Cluster {
       env[REAL_PORT_FILE_ENV] = portFile;
     }
     const proc = this.supervisor.add({ name, command: process.execPath, args, env, logFile });
-    this.nodes.push({ name, dataDir, logFile, rpcAddr: `${HOST}:${rpcPort}`, bindAddr, proxy, proc });
+    const node: ClusterNode = { name, dataDir, logFile, rpcAddr: `${HOST}:${rpcPort}`, bindAddr, proxy, proc };
+    this.nodes.push(node);
+    return node;
   }
 }
