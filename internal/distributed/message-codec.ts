@@ -80,15 +80,20 @@ export function readSnapshotMeta(r: BinaryReader): SnapshotMeta {
   return { index, term, confState };
 }
 
+/** What every message starts with; an append's fields before its entries too. */
+function writeHead(w: BinaryWriter, m: Message): void {
+  w.u8(MESSAGE_TAGS[m.type]).string(m.from).string(m.to).varint(m.term);
+  if (m.type === 'append') w.varint(m.index).varint(m.logTerm).varint(m.commit).varint(m.entries.length);
+}
+
 export function encodeMessage(m: Message): Buffer {
   let size = 64;
   if (m.type === 'append') for (const e of m.entries) size += e.data.length + 16;
   else if (m.type === 'snapshot') size += m.data.length + 64;
   const w = new BinaryWriter(size);
-  w.u8(MESSAGE_TAGS[m.type]).string(m.from).string(m.to).varint(m.term);
+  writeHead(w, m);
   switch (m.type) {
     case 'append':
-      w.varint(m.index).varint(m.logTerm).varint(m.commit).varint(m.entries.length);
       for (const e of m.entries) writeEntry(w, e);
       break;
     case 'appendResponse':
@@ -129,8 +134,7 @@ export function encodeMessage(m: Message): Buffer {
 export function encodeMessageParts(m: Message): Uint8Array[] {
   if (m.type !== 'append' || m.entries.length === 0) return [encodeMessage(m)];
   const head = new BinaryWriter(64 + 24 * m.entries.length);
-  head.u8(MESSAGE_TAGS.append).string(m.from).string(m.to).varint(m.term);
-  head.varint(m.index).varint(m.logTerm).varint(m.commit).varint(m.entries.length);
+  writeHead(head, m);
   const parts: Uint8Array[] = [];
   let start = 0;
   for (const e of m.entries) {

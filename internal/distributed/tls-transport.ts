@@ -94,11 +94,8 @@ function decodeHello(frame: Buffer): { kind: number; id: string; addr: string } 
 }
 
 function writeFrame(socket: tls.TLSSocket, payload: Frame): boolean {
-  if (payload instanceof Uint8Array) {
-    socket.write(frameHeader(payload.length));
-    return socket.write(payload);
-  }
   let ok = socket.write(frameHeader(frameLength(payload)));
+  if (payload instanceof Uint8Array) return socket.write(payload);
   for (const part of payload) ok = socket.write(part);
   return ok;
 }
