@@ -143,9 +143,8 @@ export async function runClusterBench(opts: SuiteOptions): Promise<number> {
     noop.stdin!.end();
 
     for (const s of list) {
-      const { cluster: r, noop: b } = measured.get(s.name)!;
+      const { cluster: r, noop: b, ratios: paired } = measured.get(s.name)!;
       report({ bench: BENCH, figure: `${s.name} records/s`, value: r.recordsPerSec, unit: 'records/s', baseline: 'noop', baselineValue: b.recordsPerSec, ...(s.target ? { target: s.target } : {}) });
-      const paired = measured.get(s.name)!.ratios;
       report({ bench: BENCH, figure: `${s.name} share of noop, median of ${paired.length} paired rounds`, value: 100 * median(paired), unit: '%', baseline: 'noop', baselineValue: 100, ...(s.target?.includes('of noop') ? { target: s.target } : {}) });
       report({ bench: BENCH, figure: `${s.name} p50`, value: r.p50Ms, unit: 'ms', baseline: 'noop', baselineValue: b.p50Ms });
       report({ bench: BENCH, figure: `${s.name} p99`, value: r.p99Ms, unit: 'ms', baseline: 'noop', baselineValue: b.p99Ms });
