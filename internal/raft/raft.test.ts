@@ -169,6 +169,27 @@ describe('replication: batching, pipelining, back-off', () => {
     expect(net.raft('n2').log.lastIndex()).toBe(net.raft('n1').log.lastIndex());
     expect(net.appliedText('n2')).toEqual(['e0', 'e1', 'e2', 'e3', 'e4', 'e5']);
   });
+
+  test('followers learn a new commit index from the next append or heartbeat; no empty append is sent to tell them', () => {
+    const net = new TestNet(three);
+    net.elect('n1');
+    net.tickAll(1);
+    net.log.length = 0;
+    const first = net.propose('n1', 'a');
+    expect(net.raft('n1').log.committed).toBe(first);
+    expect(net.log.filter((m) => m.type === 'append' && m.entries.length === 0)).toEqual([]);
+    // The followers hold the entry but do not know yet that it is committed.
+    expect(net.raft('n2').log.lastIndex()).toBe(first);
+    expect(net.raft('n2').log.committed).toBeLessThan(first);
+    // The next append carries the commit index of the entries before it.
+    const second = net.propose('n1', 'b');
+    expect(net.appliedText('n2')).toEqual(['a']);
+    expect(net.appliedText('n3')).toEqual(['a']);
+    // With nothing more to send, the next heartbeat does.
+    net.tickAll(1);
+    expect(net.raft('n2').log.committed).toBe(second);
+    expect(net.appliedText('n3')).toEqual(['a', 'b']);
+  });
 });
 
 describe('proposals', () => {
@@ -503,9 +524,12 @@ describe('snapshots', () => {
     const net = new TestNet(three);
     net.elect('n1');
     proposeMany(net, 'n1', 4);
+    net.tickAll(1); // followers learn the last commit index from the next heartbeat
     const n2 = net.node('n2');
+    expect(net.appliedText('n2')).toEqual(['e0', 'e1', 'e2', 'e3']);
     n2.storage.createSnapshot(n2.raw.raft.log.applied, n2.raw.status().confState, enc.encode('s'));
     proposeMany(net, 'n1', 2, 'late');
+    net.tickAll(1);
     const restarted = net.restart('n2', { applied: n2.storage.snapshot().meta.index });
     expect(restarted.raw.raft.term).toBe(net.raft('n1').term);
     expect(restarted.raw.raft.log.lastIndex()).toBe(net.raft('n1').log.lastIndex());
