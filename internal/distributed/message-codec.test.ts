@@ -58,6 +58,6 @@ describe('message codec', () => {
 
   test('stored entries keep term, type and data; the index comes from the log offset', () => {
     const e = entry(5, 3, 'confChange', 'payload');
-    expect(plain(decodeStoredEntry(5, encodeStoredEntry(e)))).toEqual(plain(e));
+    expect(plain(decodeStoredEntry(5, Buffer.concat(encodeStoredEntry(e))))).toEqual(plain(e));
   });
 });

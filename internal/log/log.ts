@@ -11,7 +11,7 @@ import {
 } from './errors.js';
 import { GroupCommit } from './group-commit.js';
 import { OffsetWaiters } from './offset-waiters.js';
-import { FRAME_HEADER_BYTES } from './record-frame.js';
+import { FRAME_HEADER_BYTES, recordLength, type RecordBytes } from './record-frame.js';
 import { Segment, listSegmentBases, type LogRecord, type SegmentLimits } from './segment.js';
 import { StoredBytesReader } from './stored-records.js';
 
@@ -153,8 +153,8 @@ export class Log {
   // ---- appends ----
 
   /** Appends one record; resolves with its offset (after it is fsynced when sync is 'always'). */
-  append(value: Uint8Array): Promise<number> {
-    const refused = this.refuseWrite(value.length);
+  append(value: RecordBytes): Promise<number> {
+    const refused = this.refuseWrite(recordLength(value));
     if (refused) return Promise.reject(refused);
     let offset: number;
     try {
@@ -168,9 +168,9 @@ export class Log {
   }
 
   /** Appends many records, written together; resolves with the first offset. All or nothing. */
-  appendBatch(values: Uint8Array[]): Promise<number> {
+  appendBatch(values: readonly RecordBytes[]): Promise<number> {
     for (const v of values) {
-      const refused = this.refuseWrite(v.length);
+      const refused = this.refuseWrite(recordLength(v));
       if (refused) return Promise.reject(refused);
     }
     const first = this.active.nextOffset;
@@ -207,8 +207,8 @@ export class Log {
     return null;
   }
 
-  private place(value: Uint8Array): number {
-    if (!this.active.fits(value.length)) this.roll();
+  private place(value: RecordBytes): number {
+    if (!this.active.fits(recordLength(value))) this.roll();
     return this.active.append(value);
   }
 

@@ -1,4 +1,4 @@
-import { FRAME_HEADER_BYTES, checkFrame, encodeFrame } from './record-frame.js';
+import { FRAME_HEADER_BYTES, checkFrame, encodeFrame, encodeHeader } from './record-frame.js';
 
 function frame(value: Uint8Array): Buffer {
   const buf = Buffer.alloc(FRAME_HEADER_BYTES + value.length);
@@ -21,6 +21,17 @@ describe('record framing [u32 length][u32 crc][bytes]', () => {
     const views = [Buffer.alloc(0), touched, new Uint8Array(0), Buffer.alloc(8).subarray(4, 4)];
     expect(new Set(views.map((v) => frame(v).readUInt32LE(4))).size).toBe(1);
     for (const v of views) expect(checkFrame(frame(Buffer.alloc(0)), 0, 8)).toBe(checkFrame(frame(v), 0, 8));
+  });
+
+  test('a record given as parts frames to the same bytes as their concatenation', () => {
+    const cases = [[Buffer.from('head'), Buffer.from('body')], [Buffer.alloc(0), Buffer.from('x'), Buffer.alloc(0)], [Buffer.alloc(0)], []];
+    for (const parts of cases) {
+      const whole = frame(Buffer.concat(parts));
+      const fromParts = Buffer.alloc(whole.length);
+      expect(encodeFrame(parts, fromParts, 0)).toBe(whole.length);
+      expect(fromParts).toEqual(whole);
+      expect(encodeHeader(parts)).toEqual(whole.subarray(0, FRAME_HEADER_BYTES));
+    }
   });
 
   test('a zero-filled header never verifies as an empty record', () => {

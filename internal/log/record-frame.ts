@@ -16,19 +16,49 @@ export function frameChecksum(bytes: Uint8Array, length: number): number {
   return bytes.length === 0 ? seed : crc32(bytes, seed);
 }
 
+/**
+ * A record's bytes, whole or as consecutive parts: a caller that puts a small header before a body it already
+ * holds (a Raft entry's term before its command) hands both over instead of copying them into a new Buffer.
+ */
+export type RecordBytes = Uint8Array | readonly Uint8Array[];
+
+export function recordLength(value: RecordBytes): number {
+  if (value instanceof Uint8Array) return value.length;
+  let n = 0;
+  for (const part of value) n += part.length;
+  return n;
+}
+
+/** frameChecksum of the parts' concatenation (CRC-32 continues from one part to the next). */
+function recordChecksum(value: RecordBytes, length: number): number {
+  if (value instanceof Uint8Array) return frameChecksum(value, length);
+  let crc = (length ^ LENGTH_SEED) >>> 0;
+  for (const part of value) if (part.length > 0) crc = crc32(part, crc);
+  return crc;
+}
+
 /** Writes the frame of `value` into `into` at `at`; returns the frame's size. */
-export function encodeFrame(value: Uint8Array, into: Buffer, at: number): number {
-  const length = value.length;
+export function encodeFrame(value: RecordBytes, into: Buffer, at: number): number {
+  const length = recordLength(value);
   into.writeUInt32LE(length, at);
-  into.writeUInt32LE(frameChecksum(value, length), at + 4);
-  into.set(value, at + FRAME_HEADER_BYTES);
+  into.writeUInt32LE(recordChecksum(value, length), at + 4);
+  if (value instanceof Uint8Array) {
+    into.set(value, at + FRAME_HEADER_BYTES);
+  } else {
+    let pos = at + FRAME_HEADER_BYTES;
+    for (const part of value) {
+      into.set(part, pos);
+      pos += part.length;
+    }
+  }
   return FRAME_HEADER_BYTES + length;
 }
 
-export function encodeHeader(value: Uint8Array): Buffer {
+export function encodeHeader(value: RecordBytes): Buffer {
+  const length = recordLength(value);
   const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
-  header.writeUInt32LE(value.length, 0);
-  header.writeUInt32LE(frameChecksum(value, value.length), 4);
+  header.writeUInt32LE(length, 0);
+  header.writeUInt32LE(recordChecksum(value, length), 4);
   return header;
 }
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CorruptRecordError } from './errors.js';
 import { INDEX_ENTRY_BYTES, OffsetIndex } from './offset-index.js';
-import { FRAME_HEADER_BYTES, frameChecksum } from './record-frame.js';
+import { FRAME_HEADER_BYTES, frameChecksum, type RecordBytes } from './record-frame.js';
 import { Store } from './store.js';
 
 export interface SegmentLimits {
@@ -217,7 +217,7 @@ export class Segment {
   }
 
   /** Appends a record the caller checked `fits`; returns its offset. */
-  append(value: Uint8Array): number {
+  append(value: RecordBytes): number {
     const position = this.store.append(value);
     this.index.push(position);
     this.declaredNext++;

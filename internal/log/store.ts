@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { FRAME_HEADER_BYTES, checkFrame, encodeFrame, encodeHeader, type FrameCheck } from './record-frame.js';
+import { FRAME_HEADER_BYTES, checkFrame, encodeFrame, encodeHeader, recordLength, type FrameCheck, type RecordBytes } from './record-frame.js';
 
 const MAX_WRITE_BUFFER_BYTES = 1024 * 1024;
 const SCAN_CHUNK_BYTES = 1024 * 1024;
@@ -57,13 +57,13 @@ export class Store {
   }
 
   /** Appends the frame of `value`; returns its position. */
-  append(value: Uint8Array): number {
+  append(value: RecordBytes): number {
     const position = this.size;
-    const frameBytes = FRAME_HEADER_BYTES + value.length;
+    const frameBytes = FRAME_HEADER_BYTES + recordLength(value);
     if (frameBytes > this.bufferCapacity) {
       this.flush();
       const header = encodeHeader(value);
-      writevAll(this.fd, [header, value], position);
+      writevAll(this.fd, value instanceof Uint8Array ? [header, value] : [header, ...value], position);
       this.flushedBytes += frameBytes;
       return position;
     }
