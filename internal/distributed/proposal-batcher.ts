@@ -10,8 +10,18 @@ export interface ProduceCall {
   reject: (err: unknown) => void;
 }
 
+/**
+ * A call once its command is encoded: its record count, not its records. The command holds a copy of them, and
+ * records kept here until applied would outlive young-generation collections and wait for a full one.
+ */
+interface ProposedCall {
+  count: number;
+  resolve: (firstOffset: number) => void;
+  reject: (err: unknown) => void;
+}
+
 interface PendingCommand {
-  calls: ProduceCall[];
+  calls: ProposedCall[];
 }
 
 export class ProposalBatcher {
@@ -61,7 +71,7 @@ export class ProposalBatcher {
         const proposalId = this.nextProposalId++;
         const records = group.flatMap((c) => c.values);
         commands.push(encodeCommand({ kind: 'append', proposer: this.proposer, proposalId, topic, records }));
-        this.pending.set(proposalId, { calls: group });
+        this.pending.set(proposalId, { calls: group.map((c) => ({ count: c.values.length, resolve: c.resolve, reject: c.reject })) });
         ids.push(proposalId);
         group = [];
         bytes = 0;
@@ -90,7 +100,7 @@ export class ProposalBatcher {
     let offset = firstOffset;
     for (const call of p.calls) {
       call.resolve(offset);
-      offset += call.values.length;
+      offset += call.count;
     }
   }
 
