@@ -20,9 +20,13 @@ import {
   type Transport,
 } from './transport.js';
 
+/** Says whether a frame from one node (id) to another is lost in flight. */
+export type FrameLoss = (from: string, to: string, frame: Uint8Array) => boolean;
+
 export class MemoryNetwork {
   private readonly nodes = new Map<string, MemoryTransport>();
   private readonly cut = new Set<string>();
+  private loss: FrameLoss | undefined;
 
   /** A transport for node `id`, reachable at `addr`. */
   transport(id: string, addr: string): MemoryTransport {
@@ -44,6 +48,19 @@ export class MemoryNetwork {
 
   heal(): void {
     this.cut.clear();
+  }
+
+  /**
+   * Loses the frames `loss` picks (undefined: none), while the links and their connections stay up: a test's way
+   * to hold back particular messages, such as one follower's copy of an entry.
+   */
+  loseFrames(loss: FrameLoss | undefined): void {
+    this.loss = loss;
+  }
+
+  /** Whether the frame from `from` to `to` (ids) is lost on its way. */
+  loses(from: string, to: string, frame: Uint8Array): boolean {
+    return this.loss?.(from, to, frame) ?? false;
   }
 
   /**
@@ -147,6 +164,7 @@ export class MemoryTransport implements Transport {
     if (!target) return false;
     const copy = frame instanceof Uint8Array ? Uint8Array.from(frame) : Buffer.concat(frame);
     const conn = target.connectionFrom(this.localId);
+    if (this.network.loses(this.localId, target.localId, copy)) return true;
     setImmediate(() => target.deliver(this.localId, this.localAddr, copy, conn));
     return true;
   }

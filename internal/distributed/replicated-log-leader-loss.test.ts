@@ -4,7 +4,10 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { decodeConfChange } from '../raft/index.js';
 import { MemoryNetwork } from './memory-transport.js';
+import { decodeMessage } from './message-codec.js';
+import { isReadIndexMessage } from './read-index-message.js';
 import type { ReplicatedLog } from './replicated-log.js';
 import { TestCluster } from './testing/cluster.js';
 import { openMemoryReplica } from './testing/memory-replica.js';
@@ -64,6 +67,38 @@ describe('leader connection loss as an election hint, in memory', () => {
     const leader = await leaderAmong([b, c], FAST_FAILOVER_MS);
     expect(b.stats().leaderLossCampaigns + c.stats().leaderLossCampaigns).toBeGreaterThan(0);
     expect(await leader.produce('t', [enc('after')])).toBe(1);
+  });
+
+  test('a voter that has not applied its own promotion forgets the stopped leader, so the election does not wait for its lease', async () => {
+    const [a, b, c] = ['a', 'b', 'c'].map((n) => nodes.get(n)!) as [ReplicatedLog, ReplicatedLog, ReplicatedLog];
+    const d = await openMemoryReplica(network, root, 'd', SLOW_ELECTION);
+    nodes.set('d', d);
+    // Every append from a that carries d's promotion is lost on its way to d; heartbeats still reach it.
+    let held = 0;
+    network.loseFrames((from, to, frame) => {
+      if (from !== a.raftId || to !== d.raftId || isReadIndexMessage(frame)) return false;
+      const m = decodeMessage(frame);
+      if (m.type !== 'append') return false;
+      const promotesD = m.entries.some((e) => {
+        if (e.type !== 'confChange') return false;
+        const cc = decodeConfChange(e.data);
+        return cc.type === 'addVoter' && cc.nodeId === d.raftId;
+      });
+      if (promotesD) held++;
+      return promotesD;
+    });
+    // a, b and c are a quorum of the configuration before the promotion, so the join completes without d.
+    await a.join('d', 'mem:d');
+    await settled(a, [b, c]);
+    expect(held).toBeGreaterThan(0);
+    expect(d.appliedIndex()).toBeLessThan(a.appliedIndex());
+    expect(d.leaderId()).toBe('a');
+    // Four voters now: whoever campaigns needs three of b, c and d. d still holds a's lease and sees itself as
+    // a learner, so it cannot campaign; only forgetting a when a's connection closes lets it answer in time.
+    await a.close();
+    network.loseFrames(undefined);
+    const leader = await leaderAmong([b, c], FAST_FAILOVER_MS);
+    expect(await leader.produce('t', [enc('after')])).toBe(0);
   });
 
   test('followers whose first campaigns find no one to answer keep asking, and elect a leader once they can', async () => {
