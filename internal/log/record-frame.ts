@@ -9,8 +9,12 @@ export const FRAME_HEADER_BYTES = 8;
 
 const LENGTH_SEED = 0x50524f47; // "PROG"
 
+function checksumSeed(length: number): number {
+  return (length ^ LENGTH_SEED) >>> 0;
+}
+
 export function frameChecksum(bytes: Uint8Array, length: number): number {
-  const seed = (length ^ LENGTH_SEED) >>> 0;
+  const seed = checksumSeed(length);
   // The CRC of no bytes is the seed. zlib.crc32 is not asked: for an empty view whose data pointer is null,
   // zlib returns 0 whatever the seed (seen with Buffer.alloc(0) after a write), which would make it vary.
   return bytes.length === 0 ? seed : crc32(bytes, seed);
@@ -32,7 +36,7 @@ export function recordLength(value: RecordBytes): number {
 /** frameChecksum of the parts' concatenation (CRC-32 continues from one part to the next). */
 function recordChecksum(value: RecordBytes, length: number): number {
   if (value instanceof Uint8Array) return frameChecksum(value, length);
-  let crc = (length ^ LENGTH_SEED) >>> 0;
+  let crc = checksumSeed(length);
   for (const part of value) if (part.length > 0) crc = crc32(part, crc);
   return crc;
 }
