@@ -2,6 +2,8 @@
 // in message-codec.ts); snapshots travel as a stream of chunks next to the frames so that a large one never
 // holds up heartbeats. TlsTransport is the real one, MemoryNetwork the in-process one for tests.
 
+import { recordLength, type RecordBytes } from '../log/index.js';
+
 /** A frame from peer `from`. Called synchronously from the network's receive path: do not block. */
 export type FrameHandler = (from: string, frame: Uint8Array) => void;
 
@@ -22,16 +24,11 @@ export type HelloHandler = (id: string, addr: string) => void;
  */
 export type PeerDownHandler = (id: string) => void;
 
-/** One frame's payload, whole or as parts to be sent back to back. */
-export type Frame = Uint8Array | readonly Uint8Array[];
+/** One frame's payload, whole or as parts to be sent back to back: the shape the commit log takes a record in. */
+export type Frame = RecordBytes;
 
 /** The number of bytes in a frame. */
-export function frameLength(frame: Frame): number {
-  if (frame instanceof Uint8Array) return frame.length;
-  let n = 0;
-  for (const part of frame) n += part.length;
-  return n;
-}
+export const frameLength: (frame: Frame) => number = recordLength;
 
 export interface Transport {
   readonly localId: string;

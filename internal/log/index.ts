@@ -20,6 +20,6 @@ export {
   UnknownTopicError,
 } from './errors.js';
 export { DEFAULT_READ_LIMITS, Log, type LogDeps, type LogRecord, type LogStats, type ReadLimits } from './log.js';
-export { FRAME_HEADER_BYTES, type RecordBytes } from './record-frame.js';
+export { FRAME_HEADER_BYTES, recordLength, type RecordBytes } from './record-frame.js';
 export { decodeStoredRecords } from './stored-records.js';
 export { DEFAULT_TOPIC, TopicLogs, validateTopic } from './topics.js';

@@ -468,19 +468,18 @@ export class Raft {
       pr.inflights.freeLE(index);
     }
     const committedBefore = this.log.committed;
-    if (!this.maybeCommit()) {
-      if (wasPaused) this.sendAppend(from, true);
-    } else if (committedBefore < this.pendingConfIndex && this.pendingConfIndex <= this.log.committed) {
+    const committed = this.maybeCommit();
+    if (committed && committedBefore < this.pendingConfIndex && this.pendingConfIndex <= this.log.committed) {
       // A configuration change is committed: every follower hears of it now, as a leader that removed itself
       // steps down when it applies the change and sends no heartbeat after.
       this.bcastAppend();
     } else {
-      // Otherwise followers learn the new commit index from the next append, which carries it, and at the latest
-      // from the next heartbeat (one tick). An empty append to each of them now (what etcd raft does) doubled a
-      // loaded leader's messages and their answers, for nothing safety needs: only the leader acknowledges
-      // writes, and a follower's linearizable read waits on a heartbeat round, which carries the index too.
       if (wasPaused) this.sendAppend(from, true);
-      for (const id of this.tracker.progress.keys()) if (id !== this.id && id !== from) this.sendAppend(id, false);
+      // Followers learn a new commit index from the next append, which carries it, and at the latest from the
+      // next heartbeat (one tick). An empty append to each of them now (what etcd raft does) doubled a loaded
+      // leader's messages and their answers, for nothing safety needs: only the leader acknowledges writes, and a
+      // follower's linearizable read waits on a heartbeat round, which carries the index too.
+      if (committed) for (const id of this.tracker.progress.keys()) if (id !== this.id && id !== from) this.sendAppend(id, false);
     }
     // Pipelining: keep the window full while there is something to send.
     while (this.sendAppend(from, false)) {
