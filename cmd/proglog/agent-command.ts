@@ -1,12 +1,13 @@
 // `proglog agent`: parse flags and config, run the agent until SIGINT or SIGTERM, then shut it down in order.
 // A second signal exits at once. Configuration that cannot work (bad values, unreadable certificates or
-// policy, a port in use, a data dir of another node) is one line on stderr and exit code 2.
+// policy, a port in use, a data dir of another node or in use by another agent) is one line on stderr and exit
+// code 2.
 import { PolicyLoadError } from '../../internal/auth/index.js';
 import { Agent } from '../../internal/agent/agent.js';
 import { AgentConfigError } from '../../internal/agent/config.js';
 import { MuxAddressInUseError } from '../../internal/agent/mux.js';
 import { realParts } from '../../internal/agent/real-parts.js';
-import { TLSConfigError } from '../../internal/config/index.js';
+import { DataDirLockedError, TLSConfigError } from '../../internal/config/index.js';
 import { MembershipConfigError } from '../../internal/discovery/index.js';
 import { DataDirOwnerError } from '../../internal/distributed/node-identity.js';
 import type { CommandIO } from './client-commands.js';
@@ -14,7 +15,7 @@ import { AGENT_USAGE, parseAgentArgs } from './agent-options.js';
 import { ExternalGarbageBound } from './external-garbage.js';
 import { UsageError } from './values.js';
 
-const CONFIG_ERRORS = [AgentConfigError, TLSConfigError, PolicyLoadError, MembershipConfigError, DataDirOwnerError, MuxAddressInUseError];
+const CONFIG_ERRORS = [AgentConfigError, TLSConfigError, PolicyLoadError, MembershipConfigError, DataDirOwnerError, DataDirLockedError, MuxAddressInUseError];
 
 export async function runAgentCommand(argv: string[], io: CommandIO): Promise<number> {
   const { help, config } = await parseAgentArgs(argv);

@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
+import { DataDirLock } from '../../internal/config/index.js';
 import { parseAgentArgs } from './agent-options.js';
 import { main } from './cli.js';
 import { captureOutput } from './test-output.js';
@@ -125,6 +126,18 @@ describe('proglog agent configuration', () => {
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/^proglog agent: CA certificate file .*nope-ca.pem cannot be read/);
     expect(res.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('refuses a data dir another agent holds, with exit code 2 naming the holder', async () => {
+    const data = path.join(dir, 'held');
+    const held = await DataDirLock.acquire(data);
+    try {
+      const res = await run(['agent', '--node-name', 'n1', '--data-dir', data]);
+      expect(res.code).toBe(2);
+      expect(res.stderr).toBe(`proglog agent: data dir ${data} is in use by another agent (pid ${process.pid}): stop it, or give this one its own data dir\n`);
+    } finally {
+      held.release();
+    }
   });
 
   it('prints the agent usage for --help', async () => {

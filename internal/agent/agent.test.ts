@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import type { LogClient } from '../../api/v1/log.js';
 import { agentConfig, consume, directClient, makeClusterCerts, produce, type ClusterCerts } from '../../test/helpers/cluster.js';
 import { PolicyLoadError } from '../auth/index.js';
+import { DataDirLockedError } from '../config/index.js';
 import { TopicLogs } from '../log/index.js';
 import { LocalLogService } from '../server/index.js';
 import { Agent, type AgentParts, type LogPartContext, type ReplicatedLogPart } from './agent.js';
@@ -181,6 +182,24 @@ describe('Agent', () => {
     expect(h.calls).toEqual([]);
   });
 
+  it('refuses a second agent on its data dir, before opening any part, and frees the dir when it shuts down', async () => {
+    const first = await start(fakeParts());
+    const h = fakeParts();
+    const same = { dataDir: first.config.dataDir };
+    await expect(start(h, same)).rejects.toBeInstanceOf(DataDirLockedError);
+    expect(h.calls).toEqual([]);
+    // The first one is untouched and still serves.
+    const client = directClient(first.rpcAddr, certs);
+    clients.push(client);
+    expect(await produce(client, 'still here')).toBe(0);
+
+    await first.shutdown();
+    const next = await start(fakeParts(), same);
+    const again = directClient(next.rpcAddr, certs);
+    clients.push(again);
+    expect(await consume(again, 0)).toBe('still here');
+  });
+
   it('lets membership retry its join addresses only for a node that was in a cluster before', async () => {
     const seen: boolean[] = [];
     const withTerm = (term: number): Harness => {
@@ -206,7 +225,10 @@ describe('Agent', () => {
         throw new Error('cannot join');
       },
     });
+    const dataDir = path.join(dir, `data-${seq}`);
     await expect(start(h)).rejects.toThrow('cannot join');
     expect(h.calls).toEqual(['close log']);
+    // Its data dir lock went too.
+    await start(fakeParts(), { dataDir });
   });
 });

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { CasbinAuthorizer } from '../auth/index.js';
-import { loadServerTLS, type ServerTLS } from '../config/index.js';
+import { DataDirLock, loadServerTLS, type ServerTLS } from '../config/index.js';
 import type { MembershipHandler } from '../discovery/member.js';
 import { createServer, type ProglogServer } from '../server/index.js';
 import { rpcAddrOf, splitAddr, type AgentConfig } from './config.js';
@@ -97,6 +97,7 @@ export class Agent {
     private readonly membership: ClusterMembership,
     private readonly reconciler: Reconciler,
     private readonly metricsServer: MetricsServer | null,
+    private readonly dataDirLock: DataDirLock,
     earlyFailure: Promise<Error>,
   ) {
     this.failed = new Promise<Error>((resolve) => (this.fail = resolve));
@@ -117,6 +118,9 @@ export class Agent {
       for (const step of undo.reverse()) await step().catch(() => undefined);
     };
     try {
+      // First: a second agent on this dir must stop before it touches anything in it.
+      const lock = await DataDirLock.acquire(config.dataDir);
+      undo.push(async () => lock.release());
       const serverTls = await loadServerTLS(config.serverTls);
       const peerTls: ServerTLS = await loadServerTLS(config.peerTls);
       const authorizer = await CasbinAuthorizer.fromFiles(config.aclModelFile, config.aclPolicyFile);
@@ -198,7 +202,7 @@ export class Agent {
         const m = splitAddr(config.metricsAddr, 'metrics-addr');
         metricsServer = await serveMetrics(metrics, m.host, m.port);
       }
-      const agent = new Agent(config, logger, metrics, mux, log, server, started, reconciler, metricsServer, earlyFailure);
+      const agent = new Agent(config, logger, metrics, mux, log, server, started, reconciler, metricsServer, lock, earlyFailure);
       logger.info(
         { rpcAddr, membershipAddr: started.boundAddr(), metricsAddr: metricsServer?.addr ?? null, raftId, dataDir: path.resolve(config.dataDir) },
         'agent started',
@@ -267,6 +271,7 @@ export class Agent {
     await within(this.config.drainTimeoutMs + 1000, 'draining gRPC', logger, () => this.server.stop(this.config.drainTimeoutMs));
     await within(stepMs, 'closing the replicated log', logger, () => this.log.close());
     if (this.metricsServer) await within(stepMs, 'closing metrics', logger, () => this.metricsServer!.close());
+    this.dataDirLock.release();
     logger.info('shut down');
   }
 }
