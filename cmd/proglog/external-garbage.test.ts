@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+
 import { ExternalGarbageBound } from './external-garbage.js';
 
 const MB = 1024 * 1024;
@@ -45,9 +47,38 @@ describe('ExternalGarbageBound', () => {
     expect(asked).toHaveLength(2);
   });
 
+  it("fixes V8's heap growing factor when it starts, and only then", () => {
+    const flags: string[] = [];
+    const bound = new ExternalGarbageBound({ collect: () => undefined, arrayBuffers: () => 0, heapGrowingPercent: 80, setV8Flags: (f) => flags.push(f) });
+    expect(flags).toEqual([]);
+    try {
+      expect(bound.start()).toBe(true);
+      expect(flags).toEqual(['--heap-growing-percent=80']);
+    } finally {
+      bound.stop();
+    }
+  });
+
+  it('asks by default for a growing factor under 2, with a flag this Node knows', () => {
+    const flags: string[] = [];
+    const bound = new ExternalGarbageBound({ collect: () => undefined, arrayBuffers: () => 0, setV8Flags: (f) => flags.push(f) });
+    bound.start();
+    bound.stop();
+    expect(flags).toHaveLength(1);
+    const percent = Number(/^--heap-growing-percent=(\d+)$/.exec(flags[0] ?? '')?.[1]);
+    expect(percent).toBeGreaterThan(0);
+    expect(percent).toBeLessThan(100);
+    // setFlagsFromString only prints a misspelt flag; the command line refuses it.
+    const run = spawnSync(process.execPath, [flags[0] ?? '', '-e', ''], { encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+  });
+
   it('stays off when Node was started without --expose-gc', () => {
-    const bound = new ExternalGarbageBound({ collect: undefined, arrayBuffers: () => 1000 * MB });
+    const flags: string[] = [];
+    const bound = new ExternalGarbageBound({ collect: undefined, arrayBuffers: () => 1000 * MB, setV8Flags: (f) => flags.push(f) });
     expect(bound.start()).toBe(false);
+    expect(flags).toEqual([]);
     bound.check();
     expect(bound.collections).toBe(0);
   });
