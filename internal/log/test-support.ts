@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { SeededRandom } from '../raft/random.js';
 
 export async function tempDir(prefix = 'proglog-log-'): Promise<string> {
   return fs.promises.mkdtemp(path.join(os.tmpdir(), prefix));
@@ -19,16 +20,10 @@ export function payload(i: number, size = 16): Uint8Array {
   return b;
 }
 
-/** A small seeded PRNG (mulberry32) so random cut points replay from the seed printed on failure. */
+/** Seeded floats in [0, 1), so random cut points replay from the seed printed on failure. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new SeededRandom(seed);
+  return () => random.float();
 }
 
 export function copyDir(from: string, to: string): void {

@@ -1,4 +1,4 @@
-// Found by the nemesis (seed 21, kill faults): a leader SIGKILLed and restarted with its data dir claimed
+// Found by the nemesis (kill faults; seed 21 of the schedule's first PRNG): a leader SIGKILLed and restarted with its data dir claimed
 // leadership again within ~100 ms while the cluster followed the leader elected without it, and both
 // acknowledged different writes at the same offset. The rule it broke, as a test:
 import { mkdtemp } from 'node:fs/promises';

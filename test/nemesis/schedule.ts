@@ -2,30 +2,28 @@
 // replays the same sequence of faults. Targets are chosen by role ("the leader") or by a random pick that the
 // runner resolves against the cluster as it is at that moment, since who leads is not known in advance.
 
-/** A small, fast, seedable PRNG (mulberry32): the same seed always yields the same sequence. */
+import { SeededRandom } from '../../internal/raft/random.js';
+
+/** The schedule's randomness: the Raft core's seeded generator, with the picks a schedule needs. */
 export class Rng {
-  private state: number;
+  private readonly random: SeededRandom;
 
   constructor(seed: number) {
-    this.state = seed >>> 0;
+    this.random = new SeededRandom(seed);
   }
 
   /** A float in [0, 1). */
   next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.random.float();
   }
 
   /** An integer in [lo, hi]. */
   int(lo: number, hi: number): number {
-    return lo + Math.floor(this.next() * (hi - lo + 1));
+    return lo + this.random.int(hi - lo + 1);
   }
 
   pick<T>(xs: readonly T[]): T {
-    return xs[Math.floor(this.next() * xs.length)]!;
+    return xs[this.random.int(xs.length)]!;
   }
 }
 
