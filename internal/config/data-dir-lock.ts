@@ -24,14 +24,7 @@ export class DataDirLockedError extends Error {
 }
 
 export class DataDirLock {
-  private fd: number | null;
-
-  private constructor(
-    readonly dataDir: string,
-    fd: number,
-  ) {
-    this.fd = fd;
-  }
+  private constructor(private fd: number | null) {}
 
   /** Creates `dataDir` if needed and locks it; DataDirLockedError if another holder has it. */
   static async acquire(dataDir: string): Promise<DataDirLock> {
@@ -42,7 +35,7 @@ export class DataDirLock {
       // Only for the message a second agent prints: the lock is the kernel's, not this text.
       fs.ftruncateSync(fd, 0);
       fs.writeSync(fd, `pid ${process.pid}\n`, 0);
-      return new DataDirLock(dataDir, fd);
+      return new DataDirLock(fd);
     } catch (err) {
       fs.closeSync(fd);
       throw err;

@@ -2,5 +2,4 @@
 declare module 'fs-native-extensions' {
   /** Takes an exclusive lock on the open file `fd` without waiting; false when another holder has it. */
   export function tryLock(fd: number, offset?: number, length?: number, opts?: { shared?: boolean }): boolean;
-  export function unlock(fd: number, offset?: number, length?: number): void;
 }

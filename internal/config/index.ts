@@ -27,4 +27,4 @@ export {
   serverTLSFromPEM,
 } from './tls.js';
 export type { ClientTLS, ClientTLSFiles, ClientTLSPem, ServerTLS, ServerTLSFiles, ServerTLSPem } from './tls.js';
-export { DataDirLock, DataDirLockedError, LOCK_FILE } from './data-dir-lock.js';
+export { DataDirLock, DataDirLockedError } from './data-dir-lock.js';
