@@ -11,7 +11,7 @@ import {
 import { subjectOf } from './identity.js';
 import { checkWellFormed } from './malformed.js';
 import { StatusError, toStatus } from './status.js';
-import type { StreamRegistry } from './stream-registry.js';
+import { whenAborted, type StreamRegistry } from './stream-registry.js';
 
 export { ServingStatus };
 
@@ -90,14 +90,11 @@ export class HealthService {
       stream.release();
     };
     call.on('cancelled', stop);
-    stream.signal.addEventListener(
-      'abort',
-      () => {
-        stop();
-        call.end();
-      },
-      { once: true },
-    );
+    // The server is stopping: the watcher has been sent NOT_SERVING; the stream ends as every other one does.
+    whenAborted(stream.signal, () => {
+      stop();
+      if (!call.cancelled) call.emit('error', toStatus(stream.signal.reason));
+    });
     send(this.statuses.get(service) ?? ServingStatus.SERVICE_UNKNOWN);
   }
 }

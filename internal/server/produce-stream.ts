@@ -11,7 +11,7 @@ import { coalesceWrites } from './coalesced-writes.js';
 import { checkTopic, checkValue } from './requests.js';
 import type { RpcContext } from './rpc-context.js';
 import { isUnexpected, toStatus } from './status.js';
-import { drained } from './stream-registry.js';
+import { drained, whenAborted } from './stream-registry.js';
 
 /** Upper bounds of one group-commit batch. */
 const MAX_GROUP_RECORDS = 1000;
@@ -77,7 +77,9 @@ export function serveProduceStream(ctx: RpcContext, call: ServerDuplexStream<Pro
     drainQueue().then(
       () => {
         running = false;
-        if (inputEnded && queue.length === 0) finish();
+        // A shutdown that came while this batch was in flight: the batch is answered, then the stream ends.
+        if (stream.signal.aborted) finish(stream.signal.reason);
+        else if (inputEnded && queue.length === 0) finish();
         else if (queue.length > 0) kick();
       },
       (err: unknown) => {
@@ -114,11 +116,7 @@ export function serveProduceStream(ctx: RpcContext, call: ServerDuplexStream<Pro
   call.on('data', onData);
   call.on('end', onEnd);
   call.on('cancelled', onCancelled);
-  stream.signal.addEventListener(
-    'abort',
-    () => {
-      if (stream.signal.reason instanceof ServerShuttingDownError && !running) finish(stream.signal.reason);
-    },
-    { once: true },
-  );
+  whenAborted(stream.signal, () => {
+    if (stream.signal.reason instanceof ServerShuttingDownError && !running) finish(stream.signal.reason);
+  });
 }

@@ -20,6 +20,18 @@ import {
 } from './test-support.js';
 
 const { status: Code } = grpc;
+
+/** The service's methods bound to it, so that a test can replace one and keep the rest. */
+function bindAll(service: LogService): LogService {
+  return {
+    produce: service.produce.bind(service),
+    read: service.read.bind(service),
+    readRange: service.readRange.bind(service),
+    waitFor: service.waitFor.bind(service),
+    topics: service.topics.bind(service),
+    getServers: service.getServers.bind(service),
+  };
+}
 const bytes = (text: string): Buffer => Buffer.from(text);
 
 let pki: TestPKI;
@@ -269,17 +281,57 @@ describe('log.v1.Log over mutual TLS', () => {
     await expect(unary(health.check.bind(health), { service: 'other.v1.Thing' })).rejects.toMatchObject({ code: Code.NOT_FOUND });
 
     const watch = health.watch({ service: 'log.v1.Log' });
+    const watchEnd = new Promise<grpc.ServiceError>((resolve) => watch.on('error', resolve));
     expect(await take(watch, 1)).toEqual([{ status: ServingStatus.SERVING }]);
     const next = take(watch, 1);
     const root = client('root');
     const consume = root.consumeStream({ offset: 0, topic: '', linearizable: false });
     const consumeEnd = take(consume, 1);
     await eventually(() => ts.server.openStreams === 2, 'both streams are open');
-    const stopping = ts.server.stop(2000);
+    // A grace far beyond the test's timeout: only streams that end by themselves let stop() return in time.
+    const stopping = ts.server.stop(600_000);
     expect(await next).toEqual([{ status: ServingStatus.NOT_SERVING }]);
     // A stream parked at the head does not hold shutdown hostage: it ends with UNAVAILABLE.
     await expect(consumeEnd).rejects.toMatchObject({ code: Code.UNAVAILABLE });
+    // The watcher is told NOT_SERVING, then its stream ends like every other: with UNAVAILABLE.
+    expect(await watchEnd).toMatchObject({ code: Code.UNAVAILABLE });
     await stopping;
+  });
+});
+
+describe('stopping with a ProduceStream append in flight', () => {
+  it('answers the append, ends the stream with UNAVAILABLE, and does not wait out the grace period', async () => {
+    let produced!: () => void;
+    const producing = new Promise<void>((resolve) => (produced = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const ts = await startTestServer(pki, {
+      wrapLogService: (inner): LogService => ({
+        ...bindAll(inner),
+        produce: async (topic, values) => {
+          produced();
+          await released;
+          return inner.produce(topic, values);
+        },
+      }),
+    });
+    const c = logClient(ts.addr, clientCredentials(pki, pki.clients.root));
+    try {
+      const call = c.produceStream();
+      const ended = new Promise<grpc.ServiceError>((resolve) => call.on('error', resolve));
+      const answered = take<ProduceResponse>(call, 1);
+      call.write({ record: { value: bytes('in flight'), offset: 0, term: 0, type: 0 }, topic: '' });
+      await producing;
+      const stopping = ts.server.stop(600_000);
+      release();
+      expect(await answered).toEqual([{ offset: 0 }]);
+      expect(await ended).toMatchObject({ code: Code.UNAVAILABLE });
+      await stopping;
+      expect(ts.server.openStreams).toBe(0);
+    } finally {
+      c.close();
+      await ts.close();
+    }
   });
 });
 

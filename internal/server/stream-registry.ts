@@ -31,6 +31,15 @@ export class StreamRegistry {
   }
 }
 
+/**
+ * Runs `fn` once `signal` aborts, or soon if it already has: a stream registered while the server is closing gets
+ * an aborted signal, and an abort listener added then never fires.
+ */
+export function whenAborted(signal: AbortSignal, fn: () => void): void {
+  if (signal.aborted) queueMicrotask(fn);
+  else signal.addEventListener('abort', fn, { once: true });
+}
+
 /** Resolves when a writable stream drains, or when `signal` aborts (the caller then checks the signal). */
 export function drained(stream: NodeJS.EventEmitter, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
