@@ -333,8 +333,13 @@ export class ReplicatedLog implements LogService {
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.softState) this.onSoftState(rd.softState);
     const later: Message[] = [];
+    // Appends leave before this Ready's own write, so the commit index they carry must not count the entries
+    // that write has yet to make durable. A lone voter commits its own entries at once, and a learner told so
+    // would apply (and serve) an entry that no voter has on disk. Followers learn the rest from the next
+    // message; with more than one voter a commit needs a follower's ack, which comes after this write anyway.
+    const durable = rd.entries.length > 0 ? rd.entries[0]!.index - 1 : Infinity;
     for (const m of rd.messages) {
-      if (m.type === 'append') this.sendMessage(m);
+      if (m.type === 'append') this.sendMessage(m.commit > durable ? { ...m, commit: durable } : m);
       else later.push(m);
     }
     if (rd.snapshot) {
