@@ -30,6 +30,7 @@ import {
   NONE,
   NotLeaderError as RaftNotLeaderError,
   RawNode,
+  RaftInvariantError,
   SeededRandom,
   decodeConfChange,
   type ConfChange,
@@ -774,8 +775,10 @@ export class ReplicatedLog implements LogService {
     if (m.type === 'snapshotResponse' && m.reject) this.streamedTo.delete(m.from);
     try {
       this.node.step(m);
-    } catch {
-      // A message the core refuses (stale, malformed) changes nothing.
+    } catch (err) {
+      // A message the core refuses (stale, malformed) changes nothing; a broken invariant stops the node loudly
+      // rather than let it go on with a log that contradicts what it committed.
+      if (err instanceof RaftInvariantError) this.fail(err);
       return;
     }
     this.schedule();

@@ -85,3 +85,13 @@ export class CompactionBeyondSnapshotError extends RaftError {
 
 /** The node was removed from the cluster or never part of it, so it cannot do what was asked. */
 export class NotMemberError extends RaftError {}
+
+/**
+ * The core found its own state contradicting Raft's invariants (say, a peer's append conflicts with an entry at
+ * or below the commit index): a bug or corrupted storage, never a message to shrug off. The node must stop.
+ */
+export class RaftInvariantError extends RaftError {
+  constructor(detail: string) {
+    super(`raft invariant: ${detail}`);
+  }
+}

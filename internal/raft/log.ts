@@ -1,6 +1,6 @@
 // The Raft log as the core sees it: stable entries read through Storage, then the unstable tail.
 // Tracks the commit index (known replicated on a quorum) and the applied index (handed to the runtime).
-import { CompactedError, UnavailableError } from './errors.js';
+import { CompactedError, RaftInvariantError, UnavailableError } from './errors.js';
 import { UnstableLog } from './log-unstable.js';
 import { entrySize, limitSize, type Storage } from './storage.js';
 import type { Entry, Snapshot } from './types.js';
@@ -61,7 +61,7 @@ export class RaftLog {
     const lastNew = index + ents.length;
     const ci = this.findConflict(ents);
     if (ci !== 0) {
-      if (ci <= this.committed) throw new Error(`raft invariant: conflict at ${ci} is at or below commit ${this.committed}`);
+      if (ci <= this.committed) throw new RaftInvariantError(`conflict at ${ci} is at or below commit ${this.committed}`);
       this.append(ents.slice(ci - (index + 1)));
     }
     this.commitTo(Math.min(committed, lastNew));
@@ -71,7 +71,7 @@ export class RaftLog {
   append(ents: Entry[]): number {
     if (ents.length === 0) return this.lastIndex();
     const after = ents[0]!.index - 1;
-    if (after < this.committed) throw new Error(`raft invariant: append after ${after} is below commit ${this.committed}`);
+    if (after < this.committed) throw new RaftInvariantError(`append after ${after} is below commit ${this.committed}`);
     this.unstable.truncateAndAppend(ents);
     return this.lastIndex();
   }
@@ -105,7 +105,7 @@ export class RaftLog {
 
   commitTo(to: number): void {
     if (this.committed < to) {
-      if (this.lastIndex() < to) throw new Error(`raft invariant: commit ${to} is beyond last index ${this.lastIndex()}`);
+      if (this.lastIndex() < to) throw new RaftInvariantError(`commit ${to} is beyond last index ${this.lastIndex()}`);
       this.committed = to;
     }
   }
@@ -113,7 +113,7 @@ export class RaftLog {
   appliedTo(i: number): void {
     if (i === 0) return;
     if (i > this.committed || i < this.applied) {
-      throw new Error(`raft invariant: applied ${i} outside [${this.applied}, ${this.committed}]`);
+      throw new RaftInvariantError(`applied ${i} outside [${this.applied}, ${this.committed}]`);
     }
     this.applied = i;
   }
