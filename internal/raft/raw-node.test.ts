@@ -1,4 +1,5 @@
 // The Ready / advance handshake with the runtime.
+import { encodeConfChange } from './confchange.js';
 import { InvalidMessageError, InvalidProposalError, ProposalDroppedError } from './errors.js';
 import { SeededRandom } from './random.js';
 import { RawNode } from './raw-node.js';
@@ -30,6 +31,23 @@ describe('RawNode', () => {
     expect(rd.mustSync).toBe(true);
     expect(rd.messages).toEqual([expect.objectContaining({ type: 'voteResponse', reject: false })]);
     n.raw.advance(rd);
+  });
+
+  test("a snapshot restored while a Ready is handled keeps its membership: the Ready's older changes do not undo it", () => {
+    const n = startNode('n2', MemoryStorage.bootstrap(['n1', 'n2', 'n3']));
+    const removeN3 = encodeConfChange({ type: 'removeNode', nodeId: 'n3', context: '' });
+    n.raw.step({ type: 'append', from: 'n1', to: 'n2', term: 2, index: 3, logTerm: 1, entries: [{ index: 4, term: 2, type: 'confChange', data: removeN3 }], commit: 4 });
+    const rd = n.raw.ready();
+    expect(rd.committedEntries.map((e) => e.index)).toEqual([4]);
+    n.storage.append(rd.entries);
+    if (rd.hardState) n.storage.setHardState(rd.hardState);
+    // The runtime steps messages while it applies rd: the leader's snapshot lands, taken after n3 came back.
+    const confState = { voters: ['n1', 'n2', 'n3'], learners: [] };
+    n.raw.step({ type: 'snapshot', from: 'n1', to: 'n2', term: 2, meta: { index: 10, term: 2, confState }, offset: 0, data: new Uint8Array(0), done: true });
+    n.raw.advance(rd);
+    drain(n);
+    expect(n.raw.status().applied).toBe(10);
+    expect(n.raw.status().confState).toEqual(confState);
   });
 
   test('entries to persist and the acknowledgement that depends on them come in the same Ready', () => {

@@ -117,9 +117,12 @@ export class RawNode {
       r.log.stableTo(last.index, last.term);
     }
     r.reduceUncommitted(rd.committedEntries);
+    // A snapshot restored while the runtime handled rd (messages are stepped meanwhile) already holds the
+    // membership its entries lead to: applying rd's older changes on top of it would undo newer ones.
+    const restoredAt = r.log.unstable.snapshot?.meta.index ?? 0;
     for (const e of rd.committedEntries) {
       r.log.appliedTo(e.index);
-      if (e.type === 'confChange') r.applyConfChange(decodeConfChange(e.data));
+      if (e.type === 'confChange' && e.index > restoredAt) r.applyConfChange(decodeConfChange(e.data));
     }
   }
 }
