@@ -180,27 +180,35 @@ async function main(): Promise<number> {
   };
   const firstExit = (): string | null => exitedEarly[0] ?? null;
 
+  // One node at a time, the last started first. A stopping agent leaves the cluster (Raft removes it), which
+  // needs a quorum of the nodes still there: stopped all at once, each gave up waiting for its removal, and the
+  // next run's node-1 found itself one voter among three that never came back, and never led. Stopped in turn,
+  // the cluster shrinks to node-1 alone, which leads again at once on the next run, and the others rejoin it.
   const stopAll = async (): Promise<void> => {
     stopping = true;
-    const waits = [...children.values()].map(
-      (c) => new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve()))),
-    );
-    for (const c of children.values()) c.kill('SIGTERM');
     const timer = setTimeout(() => {
       for (const c of children.values()) c.kill('SIGKILL');
-    }, 20_000);
-    await Promise.all(waits);
+    }, 60_000);
+    for (const n of [...nodes].reverse()) {
+      const c = children.get(n.name);
+      if (!c || c.exitCode !== null || c.signalCode !== null) continue;
+      const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+      c.kill('SIGTERM');
+      await exited;
+    }
     clearTimeout(timer);
   };
 
   let interrupted: () => void = () => undefined;
+  let wasInterrupted = false;
   const interruption = new Promise<void>((resolve) => (interrupted = resolve));
   const onSignal = (): void => {
-    if (stopping) {
+    if (stopping || wasInterrupted) {
       for (const c of children.values()) c.kill('SIGKILL');
       process.exit(130);
     }
     console.log('\nstopping the cluster (Ctrl-C again to kill it)...');
+    wasInterrupted = true;
     interrupted();
   };
   process.on('SIGINT', onSignal);
@@ -215,17 +223,19 @@ async function main(): Promise<number> {
       waitFor(`${first.name} to lead`, 60_000, async () => (await clusterView(first.rpcAddr, certsDir)).some((s) => s.isLeader), firstExit),
       interruption,
     ]);
-    for (const n of nodes.slice(1)) if (!stopping) start(n);
-    await Promise.race([
-      waitFor(`all ${count} nodes to join`, 90_000, async () => (await clusterView(first.rpcAddr, certsDir)).length === count, firstExit),
-      interruption,
-    ]);
+    if (!wasInterrupted) {
+      for (const n of nodes.slice(1)) start(n);
+      await Promise.race([
+        waitFor(`all ${count} nodes to join`, 90_000, async () => (await clusterView(first.rpcAddr, certsDir)).length === count, firstExit),
+        interruption,
+      ]);
+    }
   } catch (err) {
     console.error(`run-cluster: ${(err as Error).message}`);
     await stopAll();
     return 1;
   }
-  if (!stopping && exitedEarly.length === 0) {
+  if (!wasInterrupted && exitedEarly.length === 0) {
     const rel = (p: string): string => path.relative(process.cwd(), p);
     const cli = `node ${rel(proglogBin)}`;
     console.log(`\nproglog cluster is up on ${HOST}:`);
