@@ -151,6 +151,9 @@ export class ProglogLoadBalancer implements LoadBalancer {
       const state = child.leaf.getConnectivityState();
       if (child.lastState === State.READY && state !== State.READY) lostConnection = true;
       child.lastState = state;
+      // A learner is still catching up: it may lack records and topics that exist, so it serves nothing until a
+      // later resolution lists it as promoted. Its connection is kept meanwhile, so promotion costs nothing.
+      if (child.server.isLearner) continue;
       if (state === State.READY) {
         const pickable = { id: child.server.id, picker: child.leaf.getPicker() };
         if (child.server.isLeader && leader === null) leader = pickable;

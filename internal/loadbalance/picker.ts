@@ -17,7 +17,7 @@ export interface PickableServer {
 export interface PickerView {
   /** The leader, when the cluster names one and it is connected. */
   leader: PickableServer | null;
-  /** Connected servers other than the leader. */
+  /** Connected voting servers other than the leader (learners are left out: they may not have caught up). */
   followers: PickableServer[];
   /**
    * Whether write calls wait (up to their deadline) when there is no connected leader. True once the cluster
