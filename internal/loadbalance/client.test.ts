@@ -284,6 +284,55 @@ describe('createClient (load-balanced over the cluster)', () => {
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
+  it('fails fast with UNAVAILABLE when the cluster answered once and then went away, even without a deadline', async () => {
+    const c = client(cluster.node('a').addr, { minRefreshIntervalMs: 50 });
+    await produce(c);
+    await cluster.close();
+    const started = Date.now();
+    await expect(produce(c, 10_000)).rejects.toMatchObject({
+      code: grpc.status.UNAVAILABLE,
+      details: expect.stringMatching(/no leader known and no server reachable/),
+    });
+    expect(Date.now() - started).toBeLessThan(5000);
+
+    // Without a deadline nothing else would ever end the call.
+    let call: grpc.ClientUnaryCall | undefined;
+    const settled = new Promise<grpc.ServiceError | null>((resolve) => {
+      call = c.produce({ record: { value: Buffer.from('x'), offset: 0, term: 0, type: 0 }, topic: '' }, (err) => resolve(err));
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), 5000)));
+    try {
+      expect(await Promise.race([settled, gaveUp])).toMatchObject({ code: grpc.status.UNAVAILABLE });
+    } finally {
+      clearTimeout(timer);
+      call?.cancel();
+    }
+  });
+
+  it('with waitForReady, a produce waits out a whole-cluster outage and reaches the leader once it is back', async () => {
+    const c = client(cluster.node('a').addr, { minRefreshIntervalMs: 50 });
+    await produce(c);
+    for (const id of ['a', 'b', 'c']) await cluster.stopNode(id, { listed: true });
+    // A call that did not ask to wait fails: the client knows the cluster is unreachable.
+    await expect(produce(c, 10_000)).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+    let settled = false;
+    const pending = new Promise<ProduceResponse>((resolve, reject) =>
+      c.produce(
+        { record: { value: Buffer.from('x'), offset: 0, term: 0, type: 0 }, topic: '' },
+        new grpc.Metadata({ waitForReady: true }),
+        { deadline: Date.now() + 10_000 },
+        (err, res) => (err ? reject(err) : resolve(res)),
+      ),
+    ).finally(() => (settled = true));
+    // The picker that fails this call at once keeps the waiting one queued.
+    await expect(produce(c, 10_000)).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+    expect(settled).toBe(false);
+    for (const id of ['a', 'b', 'c']) await cluster.restartNode(id);
+    await pending;
+    expect(cluster.counts('produce')).toEqual({ a: 0, b: 2, c: 0 });
+  });
+
   it('rejects a malformed address or half a key pair with ClientConfigError', () => {
     expect(() => createClient({ addr: 'no-port', credentials: insecure })).toThrow(ClientConfigError);
     expect(() => createClient({ addr: '127.0.0.1:1', ca: 'x', cert: 'y' })).toThrow(ClientConfigError);
