@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Server as ClusterServer } from '../../api/v1/log.js';
 import { LOAD_BALANCER_NAME } from './balancer-name.js';
 import { LEADER_WATCH_ATTRIBUTE_KEY, SERVERS_ATTRIBUTE_KEY, type LeaderWatch } from './channel-context.js';
-import { LeaderFollowerPicker, type PickableServer } from './picker.js';
+import { LeaderFollowerPicker, unreachableDetails, type PickableServer } from './picker.js';
 
 type LoadBalancer = grpc.experimental.LoadBalancer;
 type ChannelControlHelper = grpc.experimental.ChannelControlHelper;
@@ -38,7 +38,6 @@ export class ProglogLoadBalancer implements LoadBalancer {
   private readonly children = new Map<string, Child>();
   private readonly childHelper: ChannelControlHelper;
   private readonly cursor = { next: 0 };
-  private resolvedOnce = false;
   private lastError: string | null = null;
   private updating = false;
   /** Requests from pickers waiting for the next tick (see outsidePick). */
@@ -69,7 +68,6 @@ export class ProglogLoadBalancer implements LoadBalancer {
       this.recompute();
       return true;
     }
-    this.resolvedOnce = true;
     this.leaderWatch = (options[LEADER_WATCH_ATTRIBUTE_KEY] as LeaderWatch | undefined) ?? this.leaderWatch;
     const servers = serversOf(endpoints.value, options);
     const keep = new Set<string>();
@@ -151,11 +149,16 @@ export class ProglogLoadBalancer implements LoadBalancer {
       const state = child.leaf.getConnectivityState();
       if (child.lastState === State.READY && state !== State.READY) lostConnection = true;
       child.lastState = state;
+      // A learner is still catching up: it may lack records and topics that exist, so it serves nothing until a
+      // later resolution lists it as promoted. Its connection is kept meanwhile, so promotion costs nothing.
+      if (child.server.isLearner) continue;
       if (state === State.READY) {
         const pickable = { id: child.server.id, picker: child.leaf.getPicker() };
         if (child.server.isLeader && leader === null) leader = pickable;
         else followers.push(pickable);
-      } else if (state === State.CONNECTING) {
+      } else if (state === State.CONNECTING || state === State.IDLE) {
+        // An idle child is told to connect below, so it is as good as connecting. Left out, connections that
+        // drop together (the servers still there) would report failure and fail writes waiting for an election.
         connecting++;
       } else if (state === State.TRANSIENT_FAILURE) {
         failed++;
@@ -169,23 +172,16 @@ export class ProglogLoadBalancer implements LoadBalancer {
     else if (failed > 0 || this.lastError !== null) state = State.TRANSIENT_FAILURE;
     else state = State.IDLE;
 
-    const failure =
-      state === State.TRANSIENT_FAILURE
-        ? {
-            code: grpc.status.UNAVAILABLE,
-            details: `proglog: no server reachable${this.lastError ? `: ${this.lastError}` : ''}`,
-            metadata: new grpc.Metadata(),
-          }
-        : null;
+    const unreachable = state === State.TRANSIENT_FAILURE ? (this.lastError ?? 'every connection attempt failed') : null;
     const picker = new LeaderFollowerPicker(
-      { leader, followers, waitForLeader: this.resolvedOnce, failure },
+      { leader, followers, unreachable },
       {
         cursor: this.cursor,
         onLeaderMissing: () => this.leaderMissing(),
         onCallFailed: () => this.requestReresolution(),
       },
     );
-    this.helper.updateState(state, picker, failure?.details ?? null);
+    this.helper.updateState(state, picker, unreachable === null ? null : unreachableDetails(unreachable));
 
     // Keep a connection to every server, as a pick may need any of them next.
     for (const child of this.children.values()) {

@@ -57,6 +57,16 @@ describe('createClient (load-balanced over the cluster)', () => {
     return c;
   }
 
+  /** Resolves once the client has taken in a server list that GetServers gave after this call. */
+  async function refreshed(): Promise<void> {
+    const total = (): number => Object.values(cluster.counts('getServers')).reduce((x, y) => x + y, 0);
+    // Rounds run one at a time, so once a second one has reached a server the first has been taken in.
+    const target = total() + 2;
+    await eventually('two more GetServers rounds', async () => {
+      if (total() < target) throw new Error(`${total()} of ${target}`);
+    });
+  }
+
   beforeEach(async () => {
     cluster = await FakeCluster.start(['a', 'b', 'c']);
     cluster.leaderId = 'b';
@@ -100,6 +110,32 @@ describe('createClient (load-balanced over the cluster)', () => {
     await cluster.stopNode('c');
     const c = client(cluster.node('b').addr);
     expect(await consumedFrom(c)).toBe('b');
+  });
+
+  it('sends no reads to a learner, which may not have the records yet, and sends them once it is promoted', async () => {
+    const c = client(cluster.node('a').addr, { refreshIntervalMs: 50, minRefreshIntervalMs: 20 });
+    // c's connection must be up, or sparing it would prove nothing: it serves while still a follower.
+    await eventually('both followers serve', async () => {
+      const seen = new Set([await consumedFrom(c), await consumedFrom(c)]);
+      if (seen.size !== 2) throw new Error(`only ${[...seen].join(',')}`);
+    });
+    cluster.node('c').learner = true;
+    await refreshed();
+    for (const n of cluster.nodes) n.served.length = 0;
+    for (let i = 0; i < 6; i++) await consumedFrom(c);
+    for (let i = 0; i < 6; i++) await listTopics(c);
+    expect(cluster.counts('consume')).toEqual({ a: 6, b: 0, c: 0 });
+    expect(cluster.counts('listTopics').c).toBe(0);
+
+    // With every other server a learner, reads go to the leader.
+    cluster.node('a').learner = true;
+    await refreshed();
+    expect(await consumedFrom(c)).toBe('b');
+
+    cluster.node('c').learner = false;
+    await eventually('the promoted server serves reads', async () => {
+      if ((await consumedFrom(c)) !== 'c') throw new Error('not yet');
+    });
   });
 
   it('sends other methods to any ready server', async () => {
@@ -246,6 +282,55 @@ describe('createClient (load-balanced over the cluster)', () => {
     const started = Date.now();
     await expect(produce(c, 10_000)).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('fails fast with UNAVAILABLE when the cluster answered once and then went away, even without a deadline', async () => {
+    const c = client(cluster.node('a').addr, { minRefreshIntervalMs: 50 });
+    await produce(c);
+    await cluster.close();
+    const started = Date.now();
+    await expect(produce(c, 10_000)).rejects.toMatchObject({
+      code: grpc.status.UNAVAILABLE,
+      details: expect.stringMatching(/no leader known and no server reachable/),
+    });
+    expect(Date.now() - started).toBeLessThan(5000);
+
+    // Without a deadline nothing else would ever end the call.
+    let call: grpc.ClientUnaryCall | undefined;
+    const settled = new Promise<grpc.ServiceError | null>((resolve) => {
+      call = c.produce({ record: { value: Buffer.from('x'), offset: 0, term: 0, type: 0 }, topic: '' }, (err) => resolve(err));
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), 5000)));
+    try {
+      expect(await Promise.race([settled, gaveUp])).toMatchObject({ code: grpc.status.UNAVAILABLE });
+    } finally {
+      clearTimeout(timer);
+      call?.cancel();
+    }
+  });
+
+  it('with waitForReady, a produce waits out a whole-cluster outage and reaches the leader once it is back', async () => {
+    const c = client(cluster.node('a').addr, { minRefreshIntervalMs: 50 });
+    await produce(c);
+    for (const id of ['a', 'b', 'c']) await cluster.stopNode(id, { listed: true });
+    // A call that did not ask to wait fails: the client knows the cluster is unreachable.
+    await expect(produce(c, 10_000)).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+    let settled = false;
+    const pending = new Promise<ProduceResponse>((resolve, reject) =>
+      c.produce(
+        { record: { value: Buffer.from('x'), offset: 0, term: 0, type: 0 }, topic: '' },
+        new grpc.Metadata({ waitForReady: true }),
+        { deadline: Date.now() + 10_000 },
+        (err, res) => (err ? reject(err) : resolve(res)),
+      ),
+    ).finally(() => (settled = true));
+    // The picker that fails this call at once keeps the waiting one queued.
+    await expect(produce(c, 10_000)).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+    expect(settled).toBe(false);
+    for (const id of ['a', 'b', 'c']) await cluster.restartNode(id);
+    await pending;
+    expect(cluster.counts('produce')).toEqual({ a: 0, b: 2, c: 0 });
   });
 
   it('rejects a malformed address or half a key pair with ClientConfigError', () => {

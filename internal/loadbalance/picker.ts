@@ -17,15 +17,20 @@ export interface PickableServer {
 export interface PickerView {
   /** The leader, when the cluster names one and it is connected. */
   leader: PickableServer | null;
-  /** Connected servers other than the leader. */
+  /** Connected voting servers other than the leader (learners are left out: they may not have caught up). */
   followers: PickableServer[];
   /**
-   * Whether write calls wait (up to their deadline) when there is no connected leader. True once the cluster
-   * has answered at least once: a missing leader is then an election in progress, not a wrong address.
+   * Why no server can be reached, once no voting server is connected and connecting has failed (the resolver's
+   * or the connections' last error); null while any is connected or still connecting. Calls that find no server
+   * for their route fail then, writes included, unless they asked for waitForReady. Otherwise they wait: with
+   * servers there, a missing leader is being elected, and the wait is short.
    */
-  waitForLeader: boolean;
-  /** Set when nothing is connected and connecting has failed: calls that cannot wait fail with it. */
-  failure: grpc.StatusObject | null;
+  unreachable: string | null;
+}
+
+/** What a call that found no server is told, and what the channel reports as its error. */
+export function unreachableDetails(reason: string, missing = ''): string {
+  return `proglog: ${missing}no server reachable: ${reason}`;
 }
 
 export interface PickerHooks {
@@ -62,11 +67,29 @@ const QUEUE: PickResult = {
   onCallEnded: null,
 };
 
+/** grpc-js fails the call with this, or queues it when the caller asked for waitForReady. */
+function failed(details: string): PickResult {
+  return {
+    pickResultType: grpc.experimental.PickResultType.TRANSIENT_FAILURE,
+    subchannel: null,
+    status: { code: grpc.status.UNAVAILABLE, details, metadata: new grpc.Metadata() },
+    onCallStarted: null,
+    onCallEnded: null,
+  };
+}
+
 export class LeaderFollowerPicker implements Picker {
+  private readonly noServerForRead: PickResult;
+  private readonly noLeaderForWrite: PickResult;
+
   constructor(
     private readonly view: PickerView,
     private readonly hooks: PickerHooks,
-  ) {}
+  ) {
+    const reason = view.unreachable;
+    this.noServerForRead = reason === null ? QUEUE : failed(unreachableDetails(reason));
+    this.noLeaderForWrite = reason === null ? QUEUE : failed(unreachableDetails(reason, 'no leader known and '));
+  }
 
   pick(args: PickArgs): PickResult {
     const route = routeFor(args);
@@ -75,15 +98,15 @@ export class LeaderFollowerPicker implements Picker {
       case 'leader':
         if (leader !== null) return this.delegate(leader, args);
         this.hooks.onLeaderMissing();
-        return this.view.waitForLeader ? QUEUE : this.fallback();
+        return this.noLeaderForWrite;
       case 'follower':
         if (followers.length > 0) return this.delegate(this.rotate(followers), args);
         if (leader !== null) return this.delegate(leader, args);
-        return this.fallback();
+        return this.noServerForRead;
       case 'any': {
         const all = leader !== null ? [leader, ...followers] : followers;
         if (all.length > 0) return this.delegate(this.rotate(all), args);
-        return this.fallback();
+        return this.noServerForRead;
       }
     }
   }
@@ -92,18 +115,6 @@ export class LeaderFollowerPicker implements Picker {
     const i = this.hooks.cursor.next % servers.length;
     this.hooks.cursor.next = (this.hooks.cursor.next + 1) % Number.MAX_SAFE_INTEGER;
     return servers[i]!;
-  }
-
-  private fallback(): PickResult {
-    const failure = this.view.failure;
-    if (failure === null) return QUEUE;
-    return {
-      pickResultType: grpc.experimental.PickResultType.TRANSIENT_FAILURE,
-      subchannel: null,
-      status: failure,
-      onCallStarted: null,
-      onCallEnded: null,
-    };
   }
 
   private delegate(server: PickableServer, args: PickArgs): PickResult {

@@ -14,6 +14,8 @@ export interface FakeNode {
   listedWhileStopped: boolean;
   /** Answers GetServers as a node that knows of no leader (partitioned or lagging). */
   blind: boolean;
+  /** Listed by GetServers as a learner: a node that has joined and is still catching up on the log. */
+  learner: boolean;
 }
 
 export class FakeCluster {
@@ -43,7 +45,7 @@ export class FakeCluster {
   }
 
   async addNode(id: string): Promise<FakeNode> {
-    const node: FakeNode = { id, addr: '', served: [], server: new grpc.Server(), stopped: false, listedWhileStopped: false, blind: false };
+    const node: FakeNode = { id, addr: '', served: [], server: new grpc.Server(), stopped: false, listedWhileStopped: false, blind: false, learner: false };
     const port = await this.serve(node, '127.0.0.1:0');
     node.addr = `127.0.0.1:${port}`;
     this.nodes.push(node);
@@ -70,7 +72,7 @@ export class FakeCluster {
         cb(null, {
           servers: this.nodes
             .filter((n) => !n.stopped || n.listedWhileStopped)
-            .map((n) => ({ id: n.id, rpcAddr: n.addr, isLeader: !node.blind && n.id === this.leaderId, isLearner: false })),
+            .map((n) => ({ id: n.id, rpcAddr: n.addr, isLeader: !node.blind && n.id === this.leaderId, isLearner: n.learner })),
         });
       },
       produce: (_call: unknown, cb: grpc.sendUnaryData<ProduceResponse>) => {
