@@ -17,7 +17,7 @@
 import fs from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { LogError, RecordTooLargeError, TopicLogs, validateTopic, type LogConfigInput, type LogDeps } from '../log/index.js';
+import { LogError, RecordTooLargeError, TopicLogs, resolveConfig, validateTopic, type LogConfigInput, type LogDeps } from '../log/index.js';
 import { fsyncDir } from './atomic-file.js';
 import { type SnapshotManifest, type TopicRange } from './snapshot-manifest.js';
 import { decodeSnapshotItem, encodeRecordsItem, encodeTopicItem } from './snapshot-stream.js';
@@ -68,6 +68,8 @@ export class TopicStateMachine {
     private topics: TopicLogs,
     private readonly logConfig: LogConfigInput,
     private readonly maxRecordBytes: number,
+    /** Where a new topic log starts: the offset of a topic's first command on every replica. */
+    private readonly initialOffset: number,
     private readonly logDeps: Partial<LogDeps> = {},
   ) {}
 
@@ -78,11 +80,13 @@ export class TopicStateMachine {
    */
   static async open(dataDir: string, snapshotIndex: number, manifest: SnapshotManifest, options: StateMachineOptions = {}): Promise<TopicStateMachine> {
     const logConfig: LogConfigInput = { ...(options.log ?? {}), sync: 'interval', syncIntervalMs: options.log?.syncIntervalMs ?? TOPIC_SYNC_INTERVAL_MS };
+    // Checked now, not when the first command creates a topic log (a bad config would then stop the apply loop).
+    const resolved = resolveConfig(logConfig);
     const staged = stagingDir(dataDir, snapshotIndex);
     if (existsSync(path.join(staged, COMPLETE_MARKER))) await swapIn(dataDir, staged);
     await removeStaleStaging(dataDir, () => true);
     const topics = await TopicLogs.open(topicsDir(dataDir), logConfig, options.logDeps);
-    const fsm = new TopicStateMachine(dataDir, topics, logConfig, options.log?.maxRecordBytes ?? 1024 * 1024, options.logDeps);
+    const fsm = new TopicStateMachine(dataDir, topics, logConfig, resolved.maxRecordBytes, resolved.segment.initialOffset, options.logDeps);
     fsm.loadManifest(manifest);
     return fsm;
   }
@@ -108,10 +112,14 @@ export class TopicStateMachine {
       if (r.length > this.maxRecordBytes) return { error: new RecordTooLargeError(r.length, this.maxRecordBytes) };
     }
     const log = this.topics.has(topic) ? this.topics.get(topic) : await this.topics.getOrCreate(topic);
-    const first = this.cursor.get(topic) ?? log.lowestOffset();
+    // A topic with no cursor was created after the snapshot, so its first command is at the offset every new
+    // topic log starts at. Not lowestOffset(): retention moves that forward, and a restart that re-applies the
+    // topic's commands would then place them at other offsets than the first time, over the records kept.
+    const first = this.cursor.get(topic) ?? this.initialOffset;
     const end = first + records.length;
     this.cursor.set(topic, end);
     const next = log.nextOffset();
+    // Already applied: the records are in the log, or were and retention has dropped them since.
     if (next >= end) return { firstOffset: first };
     if (next > first) await log.truncateSuffix(first);
     else if (next < first) throw new StateMachineDivergedError(topic, first, next);
