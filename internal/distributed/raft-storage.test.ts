@@ -139,6 +139,38 @@ describe('RaftStorage', () => {
     expect(r2.initialState().hardState.commit).toBe(9);
   });
 
+  test('a term change written while a membership change persists its commit: both succeed, the newest wins', async () => {
+    // What handleReady does: persist(rd) (entries, then a term change) runs while a committed conf change is
+    // applied (persistCommit). Both rewrite the hard state file.
+    for (let trial = 0; trial < 20; trial++) {
+      await fs.rm(dir, { recursive: true, force: true });
+      const s = await open({ bootstrapVoters: ['a#1'] });
+      await s.appendEntries([e(2, 1), e(3, 1)], true);
+      const persist = (async (): Promise<void> => {
+        await s.appendEntries([e(4, 2)], true);
+        await s.setHardState({ term: 2, vote: `b#${trial}`, commit: 3 });
+      })();
+      const apply = s.persistCommit(2);
+      const outcomes = await Promise.allSettled([persist, apply]);
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled']);
+      const r = await reopen(s);
+      expect(r.initialState().hardState).toEqual({ term: 2, vote: `b#${trial}`, commit: 3 });
+      await r.close();
+    }
+  });
+
+  test('a commit index learned while persistCommit writes is not counted as durable', async () => {
+    const s = await open();
+    await s.setHardState({ term: 3, vote: 'a#1', commit: 2 });
+    const writing = s.persistCommit(5);
+    // Same term and vote: remembered, not written.
+    await s.setHardState({ term: 3, vote: 'a#1', commit: 9 });
+    await writing;
+    await s.persistCommit(8);
+    const r = await reopen(s);
+    expect(r.initialState().hardState.commit).toBeGreaterThanOrEqual(8);
+  });
+
   test('persistCommit makes a commit index durable at once (before a membership change is applied)', async () => {
     const s = await open();
     await s.setHardState({ term: 3, vote: 'a#1', commit: 2 });

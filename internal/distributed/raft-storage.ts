@@ -94,6 +94,8 @@ export class RaftStorage implements Storage {
     await fs.mkdir(dir, { recursive: true });
     const hardStateFile = new HardStateFile(dir);
     const snapshotFile = new SnapshotFile(dir);
+    await hardStateFile.removeStaleTempFiles();
+    await snapshotFile.removeStaleTempFiles();
     const segmentBytes = options.segmentBytes ?? 16 * 1024 * 1024;
     let snap = await snapshotFile.read();
     let hard = (await hardStateFile.read()) ?? { term: 0, vote: NONE, commit: 0 };
@@ -202,7 +204,7 @@ export class RaftStorage implements Storage {
     const termOrVoteChanged = hs.term !== this.hard.term || hs.vote !== this.hard.vote;
     this.hard = { ...hs, commit: Math.max(hs.commit, this.hard.commit) };
     this.view.setHardState(this.hard);
-    if (termOrVoteChanged) await this.hardStateFile.write(this.hard);
+    if (termOrVoteChanged) await this.writeHardState();
   }
 
   /**
@@ -214,13 +216,23 @@ export class RaftStorage implements Storage {
     if (index <= this.persistedCommit) return;
     this.hard = { ...this.hard, commit: Math.max(this.hard.commit, index) };
     this.view.setHardState(this.hard);
-    await this.hardStateFile.write(this.hard);
-    this.persistedCommit = this.hard.commit;
+    await this.writeHardState();
   }
 
   /** Persists the latest commit index too (on close), so a restart re-applies less from the leader. */
   async flushHardState(): Promise<void> {
-    await this.hardStateFile.write(this.hard);
+    await this.writeHardState();
+  }
+
+  /**
+   * Writes the hard state as it is now. this.hard only moves forward (term and vote from the core, commit by
+   * max) and the file's writes complete in the order issued, so the last write is the newest state. Only the
+   * commit index this write carries counts as durable: this.hard may have moved on while it was in flight.
+   */
+  private async writeHardState(): Promise<void> {
+    const hs = this.hard;
+    await this.hardStateFile.write(hs);
+    this.persistedCommit = Math.max(this.persistedCommit, hs.commit);
   }
 
   // ---- compaction ----
