@@ -1,7 +1,9 @@
+import { jest } from '@jest/globals';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CompactedError, type Entry } from '../raft/index.js';
+import { HardStateFile } from './hard-state-file.js';
 import { RaftStorage } from './raft-storage.js';
 
 const e = (index: number, term: number, data = `e${index}`): Entry => ({ index, term, type: 'normal', data: Buffer.from(data) });
@@ -23,6 +25,7 @@ beforeEach(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'proglog-raft-storage-'));
 });
 afterEach(async () => {
+  jest.restoreAllMocks();
   for (const s of opened.splice(0)) await s.close();
   await fs.rm(dir, { recursive: true, force: true });
 });
@@ -41,6 +44,39 @@ describe('RaftStorage', () => {
     expect(b.entries(1, 2, Infinity).map((x) => [x.type, JSON.parse(Buffer.from(x.data).toString()).n])).toEqual([['confChange', 'a#1']]);
     const again = await reopen(b, { bootstrapVoters: ['ignored#2'] });
     expect(again.initialState().confState).toEqual({ voters: ['a#1'], learners: [] });
+  });
+
+  describe('a bootstrap interrupted part-way is redone in full when the folder reopens', () => {
+    const voters = ['a#1', 'b#2'];
+    async function expectBootstrapped(s: RaftStorage): Promise<void> {
+      expect(s.initialState()).toEqual({ hardState: { term: 1, vote: '', commit: 2 }, confState: { voters, learners: [] } });
+      expect(s.entries(1, 3, Infinity).map((x) => [x.type, JSON.parse(Buffer.from(x.data).toString()).n])).toEqual([
+        ['confChange', 'a#1'],
+        ['confChange', 'b#2'],
+      ]);
+      // And so it stays, without the bootstrap option too.
+      const r = await reopen(s);
+      expect(r.initialState()).toEqual({ hardState: { term: 1, vote: '', commit: 2 }, confState: { voters, learners: [] } });
+      expect(r.lastIndex()).toBe(2);
+    }
+
+    test('writing the entries failed', async () => {
+      jest.spyOn(RaftStorage.prototype, 'appendEntries').mockRejectedValueOnce(new Error('injected: entries not written'));
+      await expect(RaftStorage.open(dir, { bootstrapVoters: voters })).rejects.toThrow('injected');
+      await expectBootstrapped(await open({ bootstrapVoters: voters }));
+    });
+
+    test('writing the hard state failed', async () => {
+      jest.spyOn(HardStateFile.prototype, 'write').mockRejectedValueOnce(new Error('injected: hard state not written'));
+      await expect(RaftStorage.open(dir, { bootstrapVoters: voters })).rejects.toThrow('injected');
+      await expectBootstrapped(await open({ bootstrapVoters: voters }));
+    });
+
+    test('a crash before the snapshot was written (entries and hard state are there)', async () => {
+      await (await open({ bootstrapVoters: voters })).close();
+      await fs.rm(path.join(dir, 'snapshot'));
+      await expectBootstrapped(await open({ bootstrapVoters: voters }));
+    });
   });
 
   test('a restart resumes with the term, vote and log that were persisted', async () => {
