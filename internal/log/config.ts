@@ -1,4 +1,5 @@
 import { InvalidConfigError } from './errors.js';
+import { FRAME_HEADER_BYTES } from './record-frame.js';
 
 export type SyncPolicy = 'always' | 'interval' | 'never';
 
@@ -71,4 +72,20 @@ export function resolveConfig(input: LogConfigInput | Partial<LogConfig> = {}): 
   if (r.maxAgeMs !== undefined) positiveInteger('retention.maxAgeMs', r.maxAgeMs);
   if (r.checkIntervalMs !== undefined) positiveInteger('retention.checkIntervalMs', r.checkIntervalMs);
   return c;
+}
+
+/**
+ * Refuses a segment that cannot hold a record of maxRecordBytes. A log on its own refuses such a record with a
+ * RecordTooLargeError at append; a replicated state machine cannot: every replica would have committed the
+ * record before its log refused it, and would stop on it again after every restart.
+ */
+export function requireMaxRecordFitsSegment(c: LogConfig): void {
+  const needed = c.maxRecordBytes + FRAME_HEADER_BYTES;
+  if (c.segment.maxStoreBytes < needed) {
+    throw new InvalidConfigError(
+      'segment.maxStoreBytes',
+      `${c.segment.maxStoreBytes} cannot hold a record of maxRecordBytes (${c.maxRecordBytes}) plus its ${FRAME_HEADER_BYTES}-byte header: ` +
+        `set segment.maxStoreBytes to at least ${needed} or lower maxRecordBytes`,
+    );
+  }
 }
