@@ -107,6 +107,7 @@ describe('proglog agent configuration', () => {
     [['--raft-election-timeout', '10ms', '--raft-heartbeat-interval', '50ms'], /raft-election-timeout: must be longer than raft-heartbeat-interval\n$/],
     [['--no-such-flag'], /^proglog agent: Unknown option '--no-such-flag'/],
     [['--node-name', 'bad name'], /node-name: "bad name" must be/],
+    [['--sync-interval', '30d'], /^proglog agent: sync-interval: 2592000000ms is longer than a timer can wait: at most 2147483647ms/],
     [
       ['--segment-max-store-bytes', '1KiB', '--max-record-bytes', '1KiB'],
       /^proglog agent: segment-max-store-bytes: 1024 cannot hold a record of max-record-bytes \(1024\) plus its 8-byte header: set it to at least 1032/,
