@@ -7,6 +7,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
 import { DEFAULT_AGENT_TIMINGS, splitAddr, type AgentConfig } from '../../internal/agent/config.js';
+import { FRAME_HEADER_BYTES, MAX_TIMER_MS } from '../../internal/log/index.js';
 import {
   UsageError,
   parseBoolean,
@@ -174,6 +175,17 @@ function toAgentConfig(r: Map<string, unknown>): AgentConfig {
   if (num('membership-probe-interval') < 2) throw new UsageError('membership-probe-interval: must be at least 2ms');
   for (const k of ['segment-max-store-bytes', 'segment-max-index-bytes', 'max-record-bytes', 'reconcile-interval', 'sync-interval', 'membership-suspicion-timeout']) {
     if (num(k) < 1) throw new UsageError(`${k}: must be greater than 0`);
+  }
+  if (num('sync-interval') > MAX_TIMER_MS) {
+    throw new UsageError(`sync-interval: ${num('sync-interval')}ms is longer than a timer can wait: at most ${MAX_TIMER_MS}ms (about 24.8 days)`);
+  }
+  // Replicas commit a record before their topic log sees it: a segment that cannot hold it would stop them all.
+  const recordNeeds = num('max-record-bytes') + FRAME_HEADER_BYTES;
+  if (num('segment-max-store-bytes') < recordNeeds) {
+    throw new UsageError(
+      `segment-max-store-bytes: ${num('segment-max-store-bytes')} cannot hold a record of max-record-bytes (${num('max-record-bytes')}) ` +
+        `plus its ${FRAME_HEADER_BYTES}-byte header: set it to at least ${recordNeeds} or lower max-record-bytes`,
+    );
   }
   const log: AgentConfig['log'] = {
     maxStoreBytes: num('segment-max-store-bytes'),

@@ -74,7 +74,7 @@ describe('proglog agent configuration', () => {
         'rpc-port: 9000',
         'bootstrap: true',
         'start-join-addrs: ["10.0.0.1:8401", "10.0.0.2:8401"]',
-        'segment-max-store-bytes: 1MiB',
+        'segment-max-store-bytes: 2MiB',
         'retention-max-age: 24h',
         'sync: interval',
       ].join('\n'),
@@ -84,9 +84,14 @@ describe('proglog agent configuration', () => {
     expect(config.rpcPort).toBe(9100);
     expect(config.bootstrap).toBe(true);
     expect(config.startJoinAddrs).toEqual(['10.0.0.1:8401', '10.0.0.2:8401']);
-    expect(config.log.maxStoreBytes).toBe(1024 * 1024);
+    expect(config.log.maxStoreBytes).toBe(2 * 1024 * 1024);
     expect(config.log.retentionMaxAgeMs).toBe(86_400_000);
     expect(config.log.sync).toBe('never');
+  });
+
+  it('accepts a segment just large enough for a record of max-record-bytes', async () => {
+    const { config } = await parseAgentArgs(['--node-name', 'n1', '--segment-max-store-bytes', '1032', '--max-record-bytes', '1KiB']);
+    expect(config.log).toMatchObject({ maxStoreBytes: 1032, maxRecordBytes: 1024 });
   });
 
   it('reads the ACL model from --acl-model-file (the book read acl-mode-file)', async () => {
@@ -102,6 +107,11 @@ describe('proglog agent configuration', () => {
     [['--raft-election-timeout', '10ms', '--raft-heartbeat-interval', '50ms'], /raft-election-timeout: must be longer than raft-heartbeat-interval\n$/],
     [['--no-such-flag'], /^proglog agent: Unknown option '--no-such-flag'/],
     [['--node-name', 'bad name'], /node-name: "bad name" must be/],
+    [['--sync-interval', '30d'], /^proglog agent: sync-interval: 2592000000ms is longer than a timer can wait: at most 2147483647ms/],
+    [
+      ['--segment-max-store-bytes', '1KiB', '--max-record-bytes', '1KiB'],
+      /^proglog agent: segment-max-store-bytes: 1024 cannot hold a record of max-record-bytes \(1024\) plus its 8-byte header: set it to at least 1032/,
+    ],
   ])('refuses %j with one line on stderr and exit code 2', async (argv, message) => {
     const res = await run(['agent', ...argv]);
     expect(res.code).toBe(2);

@@ -2,6 +2,9 @@
 // and a torn or bit-rotted file is detected instead of trusted.
 //   write temp -> fsync temp -> rename over the target -> fsync the directory (so the rename itself is durable)
 // Layout: [u32 magic][u32 crc32 of body][body].
+// Every write has a temp file of its own: two writes sharing one would rename each other's half-written bytes
+// into place, or find their temp already renamed away. Writes to one file through an AtomicFile also run one
+// at a time in the order issued, so the last write issued is the one that stays.
 
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -29,21 +32,75 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+let tempSeq = 0;
+
+function isTempOf(file: string, name: string): boolean {
+  const base = path.basename(file);
+  // `${base}.tmp` is the name every write used before temp names were unique.
+  return name === `${base}.tmp` || name.startsWith(`${base}.tmp-`);
+}
+
 export async function writeFileAtomic(file: string, body: Uint8Array): Promise<void> {
   const out = Buffer.allocUnsafe(8 + body.length);
   out.writeUInt32BE(MAGIC, 0);
   out.writeUInt32BE(zlib.crc32(body), 4);
   out.set(body, 8);
-  const tmp = `${file}.tmp`;
-  const handle = await fs.open(tmp, 'w');
+  const tmp = `${file}.tmp-${process.pid}-${++tempSeq}`;
   try {
-    await handle.writeFile(out);
-    await handle.datasync();
-  } finally {
-    await handle.close();
+    const handle = await fs.open(tmp, 'w');
+    try {
+      await handle.writeFile(out);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(tmp, file);
+  } catch (err) {
+    await fs.rm(tmp, { force: true }).catch(() => {});
+    throw err;
   }
-  await fs.rename(tmp, file);
   await fsyncDir(path.dirname(file));
+}
+
+/** Deletes the temp files of `file` that a crash left behind (before anything writes it: call on open). */
+export async function removeStaleTempFiles(file: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.readdir(path.dirname(file));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  for (const name of names) {
+    if (isTempOf(file, name)) await fs.rm(path.join(path.dirname(file), name), { force: true });
+  }
+}
+
+/** One atomic file whose writes are serialised: they complete in the order issued, the last one stays. */
+export class AtomicFile {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly file: string) {}
+
+  /** Reads after the writes issued before it. */
+  read(): Promise<Buffer | undefined> {
+    return this.enqueue(() => readFileAtomic(this.file));
+  }
+
+  write(body: Uint8Array): Promise<void> {
+    return this.enqueue(() => writeFileAtomic(this.file, body));
+  }
+
+  removeStaleTempFiles(): Promise<void> {
+    return this.enqueue(() => removeStaleTempFiles(this.file));
+  }
+
+  private enqueue<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(op);
+    // A failed write is its caller's to handle; the next one still runs.
+    this.tail = run.catch(() => {});
+    return run;
+  }
 }
 
 /** The body, or undefined when the file does not exist. Throws CorruptFileError when it fails its checksum. */

@@ -3,7 +3,7 @@
 
 import path from 'node:path';
 import type { HardState } from '../raft/index.js';
-import { readFileAtomic, writeFileAtomic } from './atomic-file.js';
+import { AtomicFile } from './atomic-file.js';
 import { BinaryReader, BinaryWriter } from './binary.js';
 
 const VERSION = 1;
@@ -22,18 +22,28 @@ export function decodeHardState(bytes: Uint8Array): HardState {
 }
 
 export class HardStateFile {
-  readonly file: string;
+  private readonly atomic: AtomicFile;
 
   constructor(dir: string) {
-    this.file = path.join(dir, 'hardstate');
+    this.atomic = new AtomicFile(path.join(dir, 'hardstate'));
+  }
+
+  get file(): string {
+    return this.atomic.file;
   }
 
   async read(): Promise<HardState | undefined> {
-    const body = await readFileAtomic(this.file);
+    const body = await this.atomic.read();
     return body === undefined ? undefined : decodeHardState(body);
   }
 
+  /** Writes complete in the order issued (see AtomicFile). */
   write(hs: HardState): Promise<void> {
-    return writeFileAtomic(this.file, encodeHardState(hs));
+    return this.atomic.write(encodeHardState(hs));
+  }
+
+  /** Deletes temp files a crash left behind; call before the first write. */
+  removeStaleTempFiles(): Promise<void> {
+    return this.atomic.removeStaleTempFiles();
   }
 }

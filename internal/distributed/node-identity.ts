@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { readFileAtomic, writeFileAtomic } from './atomic-file.js';
+import { readFileAtomic, removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
 
 const SEPARATOR = '#';
 
@@ -35,6 +35,7 @@ export function memberName(raftId: string): string {
 export async function loadOrCreateRaftId(dataDir: string, name: string): Promise<{ raftId: string; created: boolean }> {
   await fs.mkdir(dataDir, { recursive: true });
   const file = path.join(dataDir, 'node-id');
+  await removeStaleTempFiles(file);
   const existing = await readFileAtomic(file);
   if (existing) {
     const raftId = existing.toString('utf8');

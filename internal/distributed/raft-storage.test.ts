@@ -1,7 +1,9 @@
+import { jest } from '@jest/globals';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CompactedError, type Entry } from '../raft/index.js';
+import { HardStateFile } from './hard-state-file.js';
 import { RaftStorage } from './raft-storage.js';
 
 const e = (index: number, term: number, data = `e${index}`): Entry => ({ index, term, type: 'normal', data: Buffer.from(data) });
@@ -23,6 +25,7 @@ beforeEach(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'proglog-raft-storage-'));
 });
 afterEach(async () => {
+  jest.restoreAllMocks();
   for (const s of opened.splice(0)) await s.close();
   await fs.rm(dir, { recursive: true, force: true });
 });
@@ -41,6 +44,39 @@ describe('RaftStorage', () => {
     expect(b.entries(1, 2, Infinity).map((x) => [x.type, JSON.parse(Buffer.from(x.data).toString()).n])).toEqual([['confChange', 'a#1']]);
     const again = await reopen(b, { bootstrapVoters: ['ignored#2'] });
     expect(again.initialState().confState).toEqual({ voters: ['a#1'], learners: [] });
+  });
+
+  describe('a bootstrap interrupted part-way is redone in full when the folder reopens', () => {
+    const voters = ['a#1', 'b#2'];
+    async function expectBootstrapped(s: RaftStorage): Promise<void> {
+      expect(s.initialState()).toEqual({ hardState: { term: 1, vote: '', commit: 2 }, confState: { voters, learners: [] } });
+      expect(s.entries(1, 3, Infinity).map((x) => [x.type, JSON.parse(Buffer.from(x.data).toString()).n])).toEqual([
+        ['confChange', 'a#1'],
+        ['confChange', 'b#2'],
+      ]);
+      // And so it stays, without the bootstrap option too.
+      const r = await reopen(s);
+      expect(r.initialState()).toEqual({ hardState: { term: 1, vote: '', commit: 2 }, confState: { voters, learners: [] } });
+      expect(r.lastIndex()).toBe(2);
+    }
+
+    test('writing the entries failed', async () => {
+      jest.spyOn(RaftStorage.prototype, 'appendEntries').mockRejectedValueOnce(new Error('injected: entries not written'));
+      await expect(RaftStorage.open(dir, { bootstrapVoters: voters })).rejects.toThrow('injected');
+      await expectBootstrapped(await open({ bootstrapVoters: voters }));
+    });
+
+    test('writing the hard state failed', async () => {
+      jest.spyOn(HardStateFile.prototype, 'write').mockRejectedValueOnce(new Error('injected: hard state not written'));
+      await expect(RaftStorage.open(dir, { bootstrapVoters: voters })).rejects.toThrow('injected');
+      await expectBootstrapped(await open({ bootstrapVoters: voters }));
+    });
+
+    test('a crash before the snapshot was written (entries and hard state are there)', async () => {
+      await (await open({ bootstrapVoters: voters })).close();
+      await fs.rm(path.join(dir, 'snapshot'));
+      await expectBootstrapped(await open({ bootstrapVoters: voters }));
+    });
   });
 
   test('a restart resumes with the term, vote and log that were persisted', async () => {
@@ -137,6 +173,38 @@ describe('RaftStorage', () => {
     await r.flushHardState();
     const r2 = await reopen(r);
     expect(r2.initialState().hardState.commit).toBe(9);
+  });
+
+  test('a term change written while a membership change persists its commit: both succeed, the newest wins', async () => {
+    // What handleReady does: persist(rd) (entries, then a term change) runs while a committed conf change is
+    // applied (persistCommit). Both rewrite the hard state file.
+    for (let trial = 0; trial < 20; trial++) {
+      await fs.rm(dir, { recursive: true, force: true });
+      const s = await open({ bootstrapVoters: ['a#1'] });
+      await s.appendEntries([e(2, 1), e(3, 1)], true);
+      const persist = (async (): Promise<void> => {
+        await s.appendEntries([e(4, 2)], true);
+        await s.setHardState({ term: 2, vote: `b#${trial}`, commit: 3 });
+      })();
+      const apply = s.persistCommit(2);
+      const outcomes = await Promise.allSettled([persist, apply]);
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled']);
+      const r = await reopen(s);
+      expect(r.initialState().hardState).toEqual({ term: 2, vote: `b#${trial}`, commit: 3 });
+      await r.close();
+    }
+  });
+
+  test('a commit index learned while persistCommit writes is not counted as durable', async () => {
+    const s = await open();
+    await s.setHardState({ term: 3, vote: 'a#1', commit: 2 });
+    const writing = s.persistCommit(5);
+    // Same term and vote: remembered, not written.
+    await s.setHardState({ term: 3, vote: 'a#1', commit: 9 });
+    await writing;
+    await s.persistCommit(8);
+    const r = await reopen(s);
+    expect(r.initialState().hardState.commit).toBeGreaterThanOrEqual(8);
   });
 
   test('persistCommit makes a commit index durable at once (before a membership change is applied)', async () => {

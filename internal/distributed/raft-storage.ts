@@ -94,39 +94,52 @@ export class RaftStorage implements Storage {
     await fs.mkdir(dir, { recursive: true });
     const hardStateFile = new HardStateFile(dir);
     const snapshotFile = new SnapshotFile(dir);
+    await hardStateFile.removeStaleTempFiles();
+    await snapshotFile.removeStaleTempFiles();
     const segmentBytes = options.segmentBytes ?? 16 * 1024 * 1024;
     let snap = await snapshotFile.read();
     let hard = (await hardStateFile.read()) ?? { term: 0, vote: NONE, commit: 0 };
-    let bootstrapEntries: Entry[] = [];
+    let bootstrap: { snap: Snapshot; entries: Entry[] } | undefined;
     if (!snap && options.bootstrapVoters && options.bootstrapVoters.length > 0) {
       // The initial membership goes in twice: in a snapshot at index 0, so this node can campaign at once, and as
       // committed conf change entries at the head of the log, so that every node added later learns it from the
       // log (a snapshot at index 0 is never sent to anyone). Re-applying them here is a no-op.
       snap = { meta: { index: 0, term: 0, confState: { voters: [...options.bootstrapVoters], learners: [] } }, data: new Uint8Array(0) };
-      bootstrapEntries = options.bootstrapVoters.map((nodeId, i) => ({
+      const entries = options.bootstrapVoters.map((nodeId, i) => ({
         index: i + 1,
         term: 1,
         type: 'confChange' as const,
         data: encodeConfChange({ type: 'addVoter', nodeId, context: '' }),
       }));
-      hard = { term: 1, vote: NONE, commit: bootstrapEntries.length };
-      await snapshotFile.write(snap);
+      bootstrap = { snap, entries };
+      hard = { term: 1, vote: NONE, commit: entries.length };
     }
     const snapIndex = snap?.meta.index ?? 0;
     const log = await openEntryLog(path.join(dir, 'entries'), snapIndex + 1, segmentBytes, options.logDeps);
-    const loaded = loadEntries(log, snapIndex, snap?.meta.term ?? 0);
-    if (loaded === undefined) {
-      // The log does not continue the snapshot (a crash between installing a snapshot and resetting the log).
-      await log.reset(snapIndex + 1);
+    try {
+      // What an interrupted bootstrap left in the log is written again below, over itself.
+      const loaded = bootstrap ? [] : loadEntries(log, snapIndex, snap?.meta.term ?? 0);
+      if (loaded === undefined) {
+        // The log does not continue the snapshot (a crash between installing a snapshot and resetting the log).
+        await log.reset(snapIndex + 1);
+      }
+      const { view, trail } = viewOf(snap, loaded ?? []);
+      view.setHardState(hard);
+      const storage = new RaftStorage(dir, log, hardStateFile, snapshotFile, view, trail, hard);
+      if (bootstrap) {
+        // The snapshot is written last: its existence marks the bootstrap complete. A crash before it leaves
+        // entries and a hard state that only this bootstrap can have written (open had not returned), and the
+        // next open bootstraps again; had the snapshot come first, that open would skip the bootstrap and keep
+        // a log without the initial membership, which nodes added later learn only from the log.
+        await storage.appendEntries(bootstrap.entries, true);
+        await storage.writeHardState();
+        await snapshotFile.write(bootstrap.snap);
+      }
+      return storage;
+    } catch (err) {
+      await log.close().catch(() => {});
+      throw err;
     }
-    const { view, trail } = viewOf(snap, loaded ?? []);
-    view.setHardState(hard);
-    const storage = new RaftStorage(dir, log, hardStateFile, snapshotFile, view, trail, hard);
-    if (bootstrapEntries.length > 0) {
-      await storage.appendEntries(bootstrapEntries, true);
-      await hardStateFile.write(hard);
-    }
-    return storage;
   }
 
   // ---- the core's read seam ----
@@ -202,7 +215,7 @@ export class RaftStorage implements Storage {
     const termOrVoteChanged = hs.term !== this.hard.term || hs.vote !== this.hard.vote;
     this.hard = { ...hs, commit: Math.max(hs.commit, this.hard.commit) };
     this.view.setHardState(this.hard);
-    if (termOrVoteChanged) await this.hardStateFile.write(this.hard);
+    if (termOrVoteChanged) await this.writeHardState();
   }
 
   /**
@@ -214,13 +227,23 @@ export class RaftStorage implements Storage {
     if (index <= this.persistedCommit) return;
     this.hard = { ...this.hard, commit: Math.max(this.hard.commit, index) };
     this.view.setHardState(this.hard);
-    await this.hardStateFile.write(this.hard);
-    this.persistedCommit = this.hard.commit;
+    await this.writeHardState();
   }
 
   /** Persists the latest commit index too (on close), so a restart re-applies less from the leader. */
   async flushHardState(): Promise<void> {
-    await this.hardStateFile.write(this.hard);
+    await this.writeHardState();
+  }
+
+  /**
+   * Writes the hard state as it is now. this.hard only moves forward (term and vote from the core, commit by
+   * max) and the file's writes complete in the order issued, so the last write is the newest state. Only the
+   * commit index this write carries counts as durable: this.hard may have moved on while it was in flight.
+   */
+  private async writeHardState(): Promise<void> {
+    const hs = this.hard;
+    await this.hardStateFile.write(hs);
+    this.persistedCommit = Math.max(this.persistedCommit, hs.commit);
   }
 
   // ---- compaction ----

@@ -54,7 +54,7 @@ import { RaftStorage } from './raft-storage.js';
 import { decodeManifest, encodeManifest } from './snapshot-manifest.js';
 import { decodeStreamHeader, encodeStreamHeader } from './snapshot-stream.js';
 import { TlsTransport, type PeerTlsConfig } from './tls-transport.js';
-import { TopicStateMachine } from './topic-state-machine.js';
+import { TopicStateMachine, topicLogConfig } from './topic-state-machine.js';
 import type { Transport } from './transport.js';
 
 export interface ReplicatedLogConfig {
@@ -259,6 +259,8 @@ export class ReplicatedLog implements LogService {
   }
 
   static async open(config: ReplicatedLogConfig): Promise<ReplicatedLog> {
+    // A config the topic logs cannot run with is refused before the data dir is touched (a bootstrap included).
+    topicLogConfig(config.log);
     const { raftId } = await loadOrCreateRaftId(config.dataDir, config.id);
     const storage = await RaftStorage.open(path.join(config.dataDir, 'raft'), {
       bootstrapVoters: config.bootstrap ? [raftId] : undefined,

@@ -4,7 +4,7 @@
 
 import path from 'node:path';
 import type { Snapshot } from '../raft/index.js';
-import { readFileAtomic, writeFileAtomic } from './atomic-file.js';
+import { AtomicFile } from './atomic-file.js';
 import { BinaryReader, BinaryWriter } from './binary.js';
 import { readSnapshotMeta, writeSnapshotMeta } from './message-codec.js';
 
@@ -26,18 +26,28 @@ export function decodeSnapshot(bytes: Uint8Array): Snapshot {
 }
 
 export class SnapshotFile {
-  readonly file: string;
+  private readonly atomic: AtomicFile;
 
   constructor(dir: string) {
-    this.file = path.join(dir, 'snapshot');
+    this.atomic = new AtomicFile(path.join(dir, 'snapshot'));
+  }
+
+  get file(): string {
+    return this.atomic.file;
   }
 
   async read(): Promise<Snapshot | undefined> {
-    const body = await readFileAtomic(this.file);
+    const body = await this.atomic.read();
     return body === undefined ? undefined : decodeSnapshot(body);
   }
 
+  /** Writes complete in the order issued (see AtomicFile). */
   write(s: Snapshot): Promise<void> {
-    return writeFileAtomic(this.file, encodeSnapshot(s));
+    return this.atomic.write(encodeSnapshot(s));
+  }
+
+  /** Deletes temp files a crash left behind; call before the first write. */
+  removeStaleTempFiles(): Promise<void> {
+    return this.atomic.removeStaleTempFiles();
   }
 }

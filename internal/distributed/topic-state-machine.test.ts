@@ -1,8 +1,10 @@
+import { jest } from '@jest/globals';
 import { fdatasync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { InvalidTopicError, RecordTooLargeError } from '../log/index.js';
+import { InvalidConfigError, InvalidTopicError, Log, LogIOError, RecordTooLargeError } from '../log/index.js';
+import { ReplicatedLog } from './replicated-log.js';
 import { emptyManifest, type SnapshotManifest } from './snapshot-manifest.js';
 import { SnapshotIncompleteError, StateMachineDivergedError, TopicStateMachine } from './topic-state-machine.js';
 
@@ -29,6 +31,7 @@ beforeEach(async () => {
   root = await fs.mkdtemp(path.join(os.tmpdir(), 'proglog-fsm-'));
 });
 afterEach(async () => {
+  jest.restoreAllMocks();
   for (const f of open.splice(0)) await f.close().catch(() => {});
   await fs.rm(root, { recursive: true, force: true });
 });
@@ -57,6 +60,70 @@ describe('TopicStateMachine', () => {
     expect(await again.applyAppend('t', recs('c'))).toEqual({ firstOffset: 2 });
     expect(await again.applyAppend('t', recs('d'))).toEqual({ firstOffset: 3 });
     expect(await contents(again, 't')).toEqual(['0:a', '1:b', '2:c', '3:d']);
+  });
+
+  describe('a topic created after the last snapshot, whose oldest records retention dropped', () => {
+    // Small segments and a size bound, so that retention drops sealed segments; its timer never fires by itself.
+    const retained = { log: { segment: { maxStoreBytes: 400 }, maxRecordBytes: 100, retention: { maxLogBytes: 1000, checkIntervalMs: 3_600_000 } } };
+    const commands = Array.from({ length: 10 }, (_, c) => Array.from({ length: 3 }, (_, i) => Buffer.from(`c${c}r${i}`.padEnd(60, '.'))));
+    const expectedFirsts = commands.map((_, c) => c * 3);
+
+    async function applyAllThenRetain(dir: string): Promise<Map<number, string>> {
+      const f = await TopicStateMachine.open(dir, 0, emptyManifest(), retained);
+      open.push(f);
+      for (const [c, cmd] of commands.entries()) expect(await f.applyAppend('t', cmd)).toEqual({ firstOffset: expectedFirsts[c] });
+      const log = f.logs().get('t');
+      expect(await log.applyRetention()).toBeGreaterThan(0);
+      expect(log.lowestOffset()).toBeGreaterThan(0);
+      const kept = new Map<number, string>();
+      for (let o = log.lowestOffset(); o < log.nextOffset(); o++) kept.set(o, Buffer.from(await log.read(o)).toString());
+      await f.close();
+      return kept;
+    }
+
+    test('re-applying its commands after a restart keeps every offset (the snapshot has no cursor for it)', async () => {
+      const dir = path.join(root, 'a');
+      const kept = await applyAllThenRetain(dir);
+      // The Raft snapshot predates the topic, so the restart re-applies every one of its commands.
+      const again = await TopicStateMachine.open(dir, 0, emptyManifest(), retained);
+      open.push(again);
+      const firsts: number[] = [];
+      for (const cmd of commands) {
+        const outcome = await again.applyAppend('t', cmd);
+        firsts.push('firstOffset' in outcome ? outcome.firstOffset : -1);
+      }
+      expect(firsts).toEqual(expectedFirsts);
+      const log = again.logs().get('t');
+      expect(log.nextOffset()).toBe(30);
+      const now = new Map<number, string>();
+      for (let o = log.lowestOffset(); o < log.nextOffset(); o++) now.set(o, Buffer.from(await log.read(o)).toString());
+      expect(now).toEqual(kept);
+      expect(await again.applyAppend('t', recs('next'))).toEqual({ firstOffset: 30 });
+      expect(again.manifest().topics).toEqual([{ topic: 't', lowest: log.lowestOffset(), next: 31 }]);
+    });
+
+    test('when a crash also cut every record retention had left, re-applying rewrites them at their offsets', async () => {
+      const dir = path.join(root, 'a');
+      const kept = await applyAllThenRetain(dir);
+      // The unsynced tail lost in a power cut: every record of the segments retention kept.
+      const topicDir = path.join(dir, 'topics', 't');
+      for (const name of await fs.readdir(topicDir)) {
+        if (name.endsWith('.store') || name.endsWith('.index')) await fs.truncate(path.join(topicDir, name), 0);
+      }
+      const again = await TopicStateMachine.open(dir, 0, emptyManifest(), retained);
+      open.push(again);
+      const log = again.logs().get('t');
+      expect(log.nextOffset()).toBeLessThan(30);
+      const firsts: number[] = [];
+      for (const cmd of commands) {
+        const outcome = await again.applyAppend('t', cmd);
+        firsts.push('firstOffset' in outcome ? outcome.firstOffset : -1);
+      }
+      expect(firsts).toEqual(expectedFirsts);
+      const lowest = log.lowestOffset();
+      for (const [o, v] of kept) if (o >= lowest) expect(Buffer.from(await log.read(o)).toString()).toBe(v);
+      expect(log.nextOffset()).toBe(30);
+    });
   });
 
   test('topic logs fsync when a snapshot needs them, not per append; a tail lost in a crash is rewritten by re-applying', async () => {
@@ -102,6 +169,33 @@ describe('TopicStateMachine', () => {
     const big = await f.applyAppend('t', [Buffer.alloc(65)]);
     expect('error' in big && big.error).toBeInstanceOf(RecordTooLargeError);
     expect(await f.applyAppend('t', recs('ok'))).toEqual({ firstOffset: 0 });
+  });
+
+  test('a segment too small for a record of maxRecordBytes is refused when the state machine opens', async () => {
+    // The topic log would refuse such a record after every replica had committed it: a poison entry.
+    const opening = TopicStateMachine.open(path.join(root, 'a'), 0, emptyManifest(), { log: { segment: { maxStoreBytes: 1024 }, maxRecordBytes: 1024 } });
+    await expect(opening).rejects.toBeInstanceOf(InvalidConfigError);
+    await expect(opening).rejects.toThrow(/segment\.maxStoreBytes.*maxRecordBytes/);
+    // Just large enough: a record of maxRecordBytes plus its 8-byte frame header.
+    const f = await TopicStateMachine.open(path.join(root, 'b'), 0, emptyManifest(), { log: { segment: { maxStoreBytes: 1032 }, maxRecordBytes: 1024 } });
+    open.push(f);
+    expect(await f.applyAppend('t', [Buffer.alloc(1024)])).toEqual({ firstOffset: 0 });
+    // A replicated log refuses it before it writes anything (a bootstrap included).
+    const dataDir = path.join(root, 'node');
+    const log = { segment: { maxStoreBytes: 1024 }, maxRecordBytes: 1024 };
+    await expect(ReplicatedLog.open({ id: 'n1', dataDir, advertiseAddr: 'mem:n1', bootstrap: true, log })).rejects.toBeInstanceOf(InvalidConfigError);
+    await expect(fs.stat(dataDir)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  test('an append that fails leaves the cursor where it was: applying the command again puts it at the same offsets', async () => {
+    const f = await openFsm(path.join(root, 'a'));
+    await f.applyAppend('t', recs('a'));
+    jest.spyOn(Log.prototype, 'appendBatch').mockRejectedValueOnce(new LogIOError('injected: append failed', new Error('EIO')));
+    await expect(f.applyAppend('t', recs('b', 'c'))).rejects.toThrow('injected');
+    expect(f.manifest().topics).toEqual([{ topic: 't', lowest: 0, next: 1 }]);
+    expect(await f.applyAppend('t', recs('b', 'c'))).toEqual({ firstOffset: 1 });
+    expect(await f.applyAppend('t', recs('d'))).toEqual({ firstOffset: 3 });
+    expect(await contents(f, 't')).toEqual(['0:a', '1:b', '2:c', '3:d']);
   });
 
   test('a snapshot streams, stages and restores into identical logs, replacing what was there', async () => {

@@ -17,7 +17,17 @@
 import fs from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { LogError, RecordTooLargeError, TopicLogs, validateTopic, type LogConfigInput, type LogDeps } from '../log/index.js';
+import {
+  LogError,
+  RecordTooLargeError,
+  TopicLogs,
+  requireMaxRecordFitsSegment,
+  resolveConfig,
+  validateTopic,
+  type LogConfig,
+  type LogConfigInput,
+  type LogDeps,
+} from '../log/index.js';
 import { fsyncDir } from './atomic-file.js';
 import { type SnapshotManifest, type TopicRange } from './snapshot-manifest.js';
 import { decodeSnapshotItem, encodeRecordsItem, encodeTopicItem } from './snapshot-stream.js';
@@ -57,6 +67,19 @@ const COMPLETE_MARKER = 'COMPLETE';
 const TOPIC_SYNC_INTERVAL_MS = 1000;
 const SNAPSHOT_PAGE_BYTES = 1024 * 1024;
 
+/**
+ * The config of the topic logs, checked: what the state machine opens them with (sync forced to 'interval'),
+ * and its resolved values. Throws InvalidConfigError for a config the topic logs cannot run with, including a
+ * segment that cannot hold a record of maxRecordBytes (the state machine accepts records up to that size, and
+ * a log that then refused one would stop every replica on that entry).
+ */
+export function topicLogConfig(input: LogConfigInput = {}): { input: LogConfigInput; resolved: LogConfig } {
+  const forced: LogConfigInput = { ...input, sync: 'interval', syncIntervalMs: input.syncIntervalMs ?? TOPIC_SYNC_INTERVAL_MS };
+  const resolved = resolveConfig(forced);
+  requireMaxRecordFitsSegment(resolved);
+  return { input: forced, resolved };
+}
+
 export class TopicStateMachine {
   private cursor = new Map<string, number>();
   readonly addresses = new Map<string, string>();
@@ -68,6 +91,8 @@ export class TopicStateMachine {
     private topics: TopicLogs,
     private readonly logConfig: LogConfigInput,
     private readonly maxRecordBytes: number,
+    /** Where a new topic log starts: the offset of a topic's first command on every replica. */
+    private readonly initialOffset: number,
     private readonly logDeps: Partial<LogDeps> = {},
   ) {}
 
@@ -77,12 +102,13 @@ export class TopicStateMachine {
    * stopped is swapped in now.
    */
   static async open(dataDir: string, snapshotIndex: number, manifest: SnapshotManifest, options: StateMachineOptions = {}): Promise<TopicStateMachine> {
-    const logConfig: LogConfigInput = { ...(options.log ?? {}), sync: 'interval', syncIntervalMs: options.log?.syncIntervalMs ?? TOPIC_SYNC_INTERVAL_MS };
+    // Checked now, not when the first command creates a topic log (a bad config would then stop the apply loop).
+    const { input: logConfig, resolved } = topicLogConfig(options.log);
     const staged = stagingDir(dataDir, snapshotIndex);
     if (existsSync(path.join(staged, COMPLETE_MARKER))) await swapIn(dataDir, staged);
     await removeStaleStaging(dataDir, () => true);
     const topics = await TopicLogs.open(topicsDir(dataDir), logConfig, options.logDeps);
-    const fsm = new TopicStateMachine(dataDir, topics, logConfig, options.log?.maxRecordBytes ?? 1024 * 1024, options.logDeps);
+    const fsm = new TopicStateMachine(dataDir, topics, logConfig, resolved.maxRecordBytes, resolved.segment.initialOffset, options.logDeps);
     fsm.loadManifest(manifest);
     return fsm;
   }
@@ -108,15 +134,24 @@ export class TopicStateMachine {
       if (r.length > this.maxRecordBytes) return { error: new RecordTooLargeError(r.length, this.maxRecordBytes) };
     }
     const log = this.topics.has(topic) ? this.topics.get(topic) : await this.topics.getOrCreate(topic);
-    const first = this.cursor.get(topic) ?? log.lowestOffset();
+    // A topic with no cursor was created after the snapshot, so its first command is at the offset every new
+    // topic log starts at. Not lowestOffset(): retention moves that forward, and a restart that re-applies the
+    // topic's commands would then place them at other offsets than the first time, over the records kept.
+    const first = this.cursor.get(topic) ?? this.initialOffset;
     const end = first + records.length;
-    this.cursor.set(topic, end);
     const next = log.nextOffset();
-    if (next >= end) return { firstOffset: first };
+    // Already applied: the records are in the log, or were and retention has dropped them since.
+    if (next >= end) {
+      this.cursor.set(topic, end);
+      return { firstOffset: first };
+    }
     if (next > first) await log.truncateSuffix(first);
     else if (next < first) throw new StateMachineDivergedError(topic, first, next);
     // Resolves at once (no fsync); a failed write fails the log, which the next append or sync reports.
     await log.appendBatch(records);
+    // Only now: a cursor moved past records that an append then refused would put every later command of the
+    // topic past the log's end, and applying this command again would not place it where it belongs.
+    this.cursor.set(topic, end);
     return { firstOffset: first };
   }
 

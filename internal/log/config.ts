@@ -1,4 +1,5 @@
 import { InvalidConfigError } from './errors.js';
+import { FRAME_HEADER_BYTES } from './record-frame.js';
 
 export type SyncPolicy = 'always' | 'interval' | 'never';
 
@@ -41,8 +42,16 @@ export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
 
 export const DEFAULT_RETENTION_CHECK_MS = 60_000;
 
+/** The longest delay Node's timers run: above it, setInterval warns and fires every millisecond instead. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function positiveInteger(field: string, v: number, min = 1): void {
   if (!Number.isSafeInteger(v) || v < min) throw new InvalidConfigError(field, `${v} must be an integer >= ${min}`);
+}
+
+function timerInterval(field: string, v: number): void {
+  positiveInteger(field, v);
+  if (v > MAX_TIMER_MS) throw new InvalidConfigError(field, `${v} ms is longer than a timer can wait: at most ${MAX_TIMER_MS} (about 24.8 days)`);
 }
 
 /** Merges `input` over the defaults and rejects values that cannot work. */
@@ -64,11 +73,27 @@ export function resolveConfig(input: LogConfigInput | Partial<LogConfig> = {}): 
   if (!['always', 'interval', 'never'].includes(c.sync)) {
     throw new InvalidConfigError('sync', `${String(c.sync)} is not one of always, interval, never`);
   }
-  positiveInteger('syncIntervalMs', c.syncIntervalMs);
+  timerInterval('syncIntervalMs', c.syncIntervalMs);
   positiveInteger('maxRecordBytes', c.maxRecordBytes, 0);
   const r = c.retention;
   if (r.maxLogBytes !== undefined) positiveInteger('retention.maxLogBytes', r.maxLogBytes);
   if (r.maxAgeMs !== undefined) positiveInteger('retention.maxAgeMs', r.maxAgeMs);
-  if (r.checkIntervalMs !== undefined) positiveInteger('retention.checkIntervalMs', r.checkIntervalMs);
+  if (r.checkIntervalMs !== undefined) timerInterval('retention.checkIntervalMs', r.checkIntervalMs);
   return c;
+}
+
+/**
+ * Refuses a segment that cannot hold a record of maxRecordBytes. A log on its own refuses such a record with a
+ * RecordTooLargeError at append; a replicated state machine cannot: every replica would have committed the
+ * record before its log refused it, and would stop on it again after every restart.
+ */
+export function requireMaxRecordFitsSegment(c: LogConfig): void {
+  const needed = c.maxRecordBytes + FRAME_HEADER_BYTES;
+  if (c.segment.maxStoreBytes < needed) {
+    throw new InvalidConfigError(
+      'segment.maxStoreBytes',
+      `${c.segment.maxStoreBytes} cannot hold a record of maxRecordBytes (${c.maxRecordBytes}) plus its ${FRAME_HEADER_BYTES}-byte header: ` +
+        `set segment.maxStoreBytes to at least ${needed} or lower maxRecordBytes`,
+    );
+  }
 }

@@ -1,6 +1,8 @@
 // The commit log's public API: everything other parts of proglog use comes from here.
 export {
   DEFAULT_LOG_CONFIG,
+  MAX_TIMER_MS,
+  requireMaxRecordFitsSegment,
   resolveConfig,
   type LogConfig,
   type LogConfigInput,

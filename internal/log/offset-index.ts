@@ -39,10 +39,16 @@ export class OffsetIndex {
    */
   static open(path: string, maxPosition: number): { index: OffsetIndex; fileEntries: number; loaded: number } {
     const index = OffsetIndex.openUnloaded(path, maxPosition);
-    const fileBytes = index.entries * INDEX_ENTRY_BYTES;
-    const exactBefore = fs.fstatSync(index.fd).size === fileBytes;
-    const loaded = index.load();
-    return { index, fileEntries: exactBefore && loaded * INDEX_ENTRY_BYTES === fileBytes ? loaded : -1, loaded };
+    try {
+      const fileBytes = index.entries * INDEX_ENTRY_BYTES;
+      const exactBefore = fs.fstatSync(index.fd).size === fileBytes;
+      const loaded = index.load();
+      return { index, fileEntries: exactBefore && loaded * INDEX_ENTRY_BYTES === fileBytes ? loaded : -1, loaded };
+    } catch (err) {
+      // Nothing was written: just release the descriptor, the caller never gets the index to close.
+      fs.closeSync(index.fd);
+      throw err;
+    }
   }
 
   /**
@@ -51,8 +57,15 @@ export class OffsetIndex {
    */
   static openUnloaded(path: string, maxPosition: number): OffsetIndex {
     const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+    let size: number;
+    try {
+      size = fs.fstatSync(fd).size;
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
     const index = new OffsetIndex(path, fd, maxPosition);
-    index.entries = Math.floor(fs.fstatSync(fd).size / INDEX_ENTRY_BYTES);
+    index.entries = Math.floor(size / INDEX_ENTRY_BYTES);
     index.persisted = index.entries;
     return index;
   }

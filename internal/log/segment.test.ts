@@ -1,9 +1,12 @@
+import { jest } from '@jest/globals';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CorruptRecordError } from './errors.js';
-import { INDEX_ENTRY_BYTES } from './offset-index.js';
+import { INDEX_ENTRY_BYTES, OffsetIndex } from './offset-index.js';
+import { Log } from './log.js';
 import { FRAME_HEADER_BYTES } from './record-frame.js';
 import { Segment, listSegmentBases, segmentFileName } from './segment.js';
+import { Store } from './store.js';
 import { payload, removeDir, tempDir } from './test-support.js';
 
 let dir: string;
@@ -11,6 +14,7 @@ beforeEach(async () => {
   dir = await tempDir();
 });
 afterEach(async () => {
+  jest.restoreAllMocks();
   await removeDir(dir);
 });
 
@@ -90,5 +94,64 @@ describe('Segment', () => {
     fs.writeFileSync(path.join(dir, segmentFileName(200, '.index')), '');
     expect(listSegmentBases(dir)).toEqual([0, 100]);
     expect(fs.existsSync(path.join(dir, segmentFileName(200, '.index')))).toBe(false);
+  });
+});
+
+// Descriptors are counted in /proc (Linux): a leak shows as one or two more per failed open.
+const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
+const onLinux = fs.existsSync('/proc/self/fd') ? describe : describe.skip;
+
+onLinux('a segment that fails to open closes the files it had opened', () => {
+  const limits = { maxStoreBytes: 64, maxIndexBytes: 1024 };
+
+  /** Three segments of two records each, then the log closed. */
+  async function threeSegments(): Promise<number[]> {
+    const log = await Log.open(dir, { sync: 'never', segment: limits });
+    for (let i = 0; i < 6; i++) await log.append(payload(i, 20));
+    await log.close();
+    const bases = listSegmentBases(dir);
+    expect(bases).toHaveLength(3);
+    return bases;
+  }
+
+  function unopenableIndex(base: number): void {
+    // A directory where the index file goes: opening it fails after the store is open.
+    const file = path.join(dir, segmentFileName(base, '.index'));
+    fs.rmSync(file);
+    fs.mkdirSync(file);
+  }
+
+  async function failedOpensLeakNothing(): Promise<void> {
+    const before = openFds();
+    for (let i = 0; i < 10; i++) await expect(Log.open(dir, { sync: 'never', segment: limits })).rejects.toThrow();
+    expect(openFds()).toBe(before);
+  }
+
+  test('the newest segment (recover): its index cannot be opened', async () => {
+    const bases = await threeSegments();
+    unopenableIndex(bases[2]!);
+    await failedOpensLeakNothing();
+  });
+
+  test('an older segment (openSealed): its index cannot be opened', async () => {
+    const bases = await threeSegments();
+    unopenableIndex(bases[1]!);
+    await failedOpensLeakNothing();
+  });
+
+  test('loading the index fails (the index was opened inside OffsetIndex.open)', async () => {
+    await threeSegments();
+    jest.spyOn(OffsetIndex.prototype, 'load').mockImplementation(() => {
+      throw new Error('injected: index load failed');
+    });
+    await failedOpensLeakNothing();
+  });
+
+  test('a failure after both files are open', async () => {
+    await threeSegments();
+    jest.spyOn(Store.prototype, 'scan').mockImplementation(() => {
+      throw new Error('injected: scan failed');
+    });
+    await failedOpensLeakNothing();
   });
 });

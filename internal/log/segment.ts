@@ -42,6 +42,27 @@ export function listSegmentBases(dir: string): number[] {
 }
 
 /**
+ * Runs `build` on a just-opened store; when it throws, closes the store and the index it reported opening, so a
+ * segment that fails to open leaves no descriptor behind (a log retried after such a failure would run out).
+ */
+function closingOnFailure<T>(store: Store, build: (opened: (index: OffsetIndex) => void) => T): T {
+  let index: OffsetIndex | undefined;
+  try {
+    return build((i) => (index = i));
+  } catch (err) {
+    // The open's own error is the one to report; a close that fails too changes nothing for the caller.
+    for (const file of [store, index]) {
+      try {
+        file?.close();
+      } catch {
+        // closed as far as it can be
+      }
+    }
+    throw err;
+  }
+}
+
+/**
  * A store and its index, holding the records from `baseOffset` on. The log appends only to its newest segment
  * and rolls to a new one before a record would overflow either file's limit, so no segment ever holds a partial
  * record or an entry the other file lacks.
@@ -82,10 +103,13 @@ export class Segment {
 
   static create(dir: string, baseOffset: number, limits: SegmentLimits): Segment {
     const store = Store.open(path.join(dir, segmentFileName(baseOffset, STORE_SUFFIX)), limits.maxStoreBytes);
-    const { index } = OffsetIndex.open(path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX)), limits.maxStoreBytes);
-    const s = new Segment(baseOffset, store, index, limits, Date.now());
-    if (store.size > 0 || index.count > 0) s.cutTo(0);
-    return s;
+    return closingOnFailure(store, (opened) => {
+      const { index } = OffsetIndex.open(path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX)), limits.maxStoreBytes);
+      opened(index);
+      const s = new Segment(baseOffset, store, index, limits, Date.now());
+      if (store.size > 0 || index.count > 0) s.cutTo(0);
+      return s;
+    });
   }
 
   /**
@@ -96,23 +120,26 @@ export class Segment {
   static recover(dir: string, baseOffset: number, limits: SegmentLimits): { segment: Segment; repaired: boolean } {
     const storePath = path.join(dir, segmentFileName(baseOffset, STORE_SUFFIX));
     const store = Store.open(storePath, limits.maxStoreBytes);
-    const { index, fileEntries } = OffsetIndex.open(
-      path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX)),
-      Math.max(limits.maxStoreBytes, store.size),
-    );
-    const scan = store.scan(true);
-    let repaired = false;
-    if (scan.validBytes < store.size) {
-      store.truncate(scan.validBytes);
-      repaired = true;
-    }
-    if (index.reconcile(scan.positions, fileEntries)) repaired = true;
-    if (repaired) {
-      store.datasyncNow();
-      index.datasyncNow();
-    }
-    const segment = new Segment(baseOffset, store, index, limits, fs.statSync(storePath).mtimeMs);
-    return { segment, repaired };
+    return closingOnFailure(store, (opened) => {
+      const { index, fileEntries } = OffsetIndex.open(
+        path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX)),
+        Math.max(limits.maxStoreBytes, store.size),
+      );
+      opened(index);
+      const scan = store.scan(true);
+      let repaired = false;
+      if (scan.validBytes < store.size) {
+        store.truncate(scan.validBytes);
+        repaired = true;
+      }
+      if (index.reconcile(scan.positions, fileEntries)) repaired = true;
+      if (repaired) {
+        store.datasyncNow();
+        index.datasyncNow();
+      }
+      const segment = new Segment(baseOffset, store, index, limits, fs.statSync(storePath).mtimeMs);
+      return { segment, repaired };
+    });
   }
 
   /**
@@ -125,17 +152,20 @@ export class Segment {
   static openSealed(dir: string, baseOffset: number, nextOffset: number, limits: SegmentLimits): Segment {
     const storePath = path.join(dir, segmentFileName(baseOffset, STORE_SUFFIX));
     const store = Store.open(storePath, limits.maxStoreBytes);
-    const index = OffsetIndex.openUnloaded(
-      path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX)),
-      Math.max(limits.maxStoreBytes, store.size),
-    );
-    const segment = new Segment(baseOffset, store, index, limits, fs.statSync(storePath).mtimeMs);
-    const expected = Math.max(0, nextOffset - baseOffset);
-    segment.declaredNext = baseOffset + expected;
-    segment.trustedEntries = expected;
-    segment.indexFromStore = false;
-    if (!(index.count === expected && index.fileIsWhole && segment.lastEntryEndsAtStoreEnd())) segment.rebuildIndex();
-    return segment;
+    return closingOnFailure(store, (opened) => {
+      const index = OffsetIndex.openUnloaded(
+        path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX)),
+        Math.max(limits.maxStoreBytes, store.size),
+      );
+      opened(index);
+      const segment = new Segment(baseOffset, store, index, limits, fs.statSync(storePath).mtimeMs);
+      const expected = Math.max(0, nextOffset - baseOffset);
+      segment.declaredNext = baseOffset + expected;
+      segment.trustedEntries = expected;
+      segment.indexFromStore = false;
+      if (!(index.count === expected && index.fileIsWhole && segment.lastEntryEndsAtStoreEnd())) segment.rebuildIndex();
+      return segment;
+    });
   }
 
   private lastEntryEndsAtStoreEnd(): boolean {

@@ -39,7 +39,13 @@ export class Store {
   /** Opens (creating if needed) the file; its current size is taken as is, recovery is the segment's call. */
   static open(path: string, maxStoreBytes: number): Store {
     const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
-    const size = fs.fstatSync(fd).size;
+    let size: number;
+    try {
+      size = fs.fstatSync(fd).size;
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
     return new Store(path, fd, size, Math.min(MAX_WRITE_BUFFER_BYTES, maxStoreBytes));
   }
 
