@@ -2,7 +2,9 @@
 import type { RawNode } from '../raw-node.js';
 import type { Entry } from '../types.js';
 import { HashStateMachine } from '../state-machine.js';
+import { SeededRandom } from '../random.js';
 import { SafetyChecker, SafetyViolation } from './checker.js';
+import { Cluster, DEFAULT_CLUSTER_OPTIONS } from './cluster.js';
 
 const enc = new TextEncoder();
 const e = (index: number, term: number, text: string): Entry => ({ index, term, type: 'normal', data: enc.encode(text) });
@@ -93,5 +95,20 @@ describe('SafetyChecker', () => {
     const c = new SafetyChecker();
     expect(() => c.onReadState('a', 9, 9)).not.toThrow();
     expect(() => c.onReadState('a', 8, 9)).toThrow(/stale read/);
+  });
+});
+
+describe("the cluster's own checks", () => {
+  test.each(['strict', 'pipelined'] as const)("a node whose membership is not the one its applied log leads to is a violation (%s runtime)", (runtime) => {
+    const c = new Cluster(new SeededRandom(1), ['n1', 'n2', 'n3'], { ...DEFAULT_CLUSTER_OPTIONS, runtime });
+    for (let t = 0; t < 100 && !c.leader(); t++) c.tick();
+    expect(c.leader()).not.toBeNull();
+    for (let t = 0; t < 5; t++) c.tick();
+    // What a membership change undone by a stale Ready looks like from outside: the core and its log disagree.
+    const follower = [...c.nodes.values()].find((n) => n !== c.leader())!;
+    follower.membership = { voters: ['n1', 'n2'], learners: [] };
+    expect(() => {
+      for (let t = 0; t < 20; t++) c.tick();
+    }).toThrow(/membership is voters n1,n2,n3 learners , but its applied log/);
   });
 });

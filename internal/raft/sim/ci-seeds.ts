@@ -16,6 +16,7 @@ const MUST_EXERCISE = [
   'dropped',
   'duplicated',
   'tornWrites',
+  'steppedWhileBusy',
 ] as const;
 
 export interface SeedsReport {

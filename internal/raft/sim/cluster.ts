@@ -1,11 +1,17 @@
 // A cluster of Raft nodes in one process, each with its own "disk" (a MemoryStorage that survives crashes)
 // and a tiny state machine (a hash chain over applied entries), joined by a SimNetwork. The cluster plays the
-// runtime's part exactly as the contract in ../index.ts says: persist, then send, then apply, then advance.
-import { NotLeaderError, RaftError } from '../errors.js';
+// runtime's part in one of two ways: 'strict', exactly as the contract in ../index.ts says (persist, then send,
+// then apply, then advance); or 'pipelined', as the real runtime (internal/distributed/replicated-log.ts) takes
+// the liberties the contract allows: a leader's appends leave before its own write, committed entries it does
+// not write are applied while the write is in flight, messages are stepped into the core while a Ready is
+// being handled, and the commit index reaches the disk only with a term or vote change or before a membership
+// change is applied.
+import { NotLeaderError, RaftError, RaftInvariantError } from '../errors.js';
 import { SeededRandom } from '../random.js';
 import { RawNode } from '../raw-node.js';
 import { MemoryStorage } from '../storage.js';
-import type { ConfState, Message, NodeId } from '../types.js';
+import { applyConfChange, decodeConfChange } from '../confchange.js';
+import type { ConfState, Entry, Message, NodeId, Ready, Snapshot } from '../types.js';
 import { HashStateMachine } from '../state-machine.js';
 import { SafetyChecker, SafetyViolation } from './checker.js';
 import { SimNetwork } from './network.js';
@@ -25,6 +31,9 @@ export interface ClusterOptions {
   snapshotPadding: number;
   preVote: boolean;
   checkQuorum: boolean;
+  runtime: 'strict' | 'pipelined';
+  /** Pipelined: the chance that one more message is stepped in at each point where the runtime awaits. */
+  stepWhileBusy: number;
 }
 
 export const DEFAULT_CLUSTER_OPTIONS: ClusterOptions = {
@@ -39,6 +48,8 @@ export const DEFAULT_CLUSTER_OPTIONS: ClusterOptions = {
   snapshotPadding: 100,
   preVote: true,
   checkQuorum: true,
+  runtime: 'strict',
+  stepWhileBusy: 0.3,
 };
 
 export class SimNode {
@@ -50,6 +61,8 @@ export class SimNode {
   /** Crash during the next write, after persisting only part of it (a torn write across files). */
   tornWriteArmed = false;
   tornWrites = 0;
+  /** The membership the applied log leads to (from the last snapshot restored plus the changes applied since). */
+  membership: ConfState = { voters: [], learners: [] };
   constructor(
     readonly id: NodeId,
     readonly disk: MemoryStorage,
@@ -65,6 +78,8 @@ export class Cluster {
   readonly net: SimNetwork;
   readonly checker = new SafetyChecker();
   now = 0;
+  /** Messages stepped into a node while its (pipelined) runtime was busy with a Ready. */
+  steppedWhileBusy = 0;
   /** Reads in flight: context → acknowledged index when the read began. */
   private readonly reads = new Map<string, number>();
   private readSeq = 0;
@@ -90,6 +105,7 @@ export class Cluster {
     // The state machine is rebuilt from the last snapshot; the log after it is applied again.
     const snap = n.disk.snapshot();
     n.fsm.restore(snap);
+    n.membership = snap.meta.confState;
     this.checker.onRestore(n.id, n.fsm.appliedIndex(), n.fsm.hash);
     const o = this.opts;
     n.raw = new RawNode({
@@ -196,8 +212,14 @@ export class Cluster {
     return true;
   }
 
-  /** Plays the runtime: persist, send, apply, advance; then check safety. */
+  /** Plays the runtime (see the top of this file for the two ways), then checks safety. */
   handleReady(n: SimNode): void {
+    if (this.opts.runtime === 'pipelined') this.handleReadyPipelined(n);
+    else this.handleReadyStrict(n);
+  }
+
+  /** Persist, send, apply, advance. */
+  private handleReadyStrict(n: SimNode): void {
     const raw = n.raw;
     if (!raw) return;
     for (let guard = 0; guard < 1000 && raw.hasReady(); guard++) {
@@ -234,16 +256,8 @@ export class Cluster {
       // 2. send
       for (const m of rd.messages) this.net.send(m, this.now);
       // 3. apply
-      if (rd.snapshot) {
-        n.snapshotsInstalled++;
-        n.fsm.restore(rd.snapshot);
-        this.checker.onRestore(n.id, n.fsm.appliedIndex(), n.fsm.hash);
-      }
-      for (const e of rd.committedEntries) {
-        if (e.index !== n.fsm.appliedIndex() + 1) this.checker.fail(`${n.id}: applied ${e.index} after ${n.fsm.appliedIndex()}`);
-        n.fsm.apply(e);
-        this.checker.onApply(n.id, e.index, n.fsm.hash);
-      }
+      if (rd.snapshot) this.restoreSnapshot(n, rd.snapshot);
+      for (const e of rd.committedEntries) this.apply(n, e);
       for (const rs of rd.readStates) {
         const acked = this.reads.get(rs.context);
         if (acked === undefined) throw new SafetyViolation(`${n.id}: ReadState for unknown context ${rs.context}`);
@@ -252,6 +266,7 @@ export class Cluster {
       }
       // 4. advance
       raw.advance(rd);
+      this.checkMembership(n, raw);
       this.checker.onCommit(raw);
       if (raw.raft.role === 'leader') {
         this.checker.onLeader(raw);
@@ -259,6 +274,138 @@ export class Cluster {
       }
       this.maybeCompact(n, raw.raft.tracker.confState());
     }
+  }
+
+  /** What replicated-log.ts does with a Ready (its handleReady, persist and applyEntry), step by step. */
+  private handleReadyPipelined(n: SimNode): void {
+    const raw = n.raw;
+    if (!raw) return;
+    for (let guard = 0; guard < 1000 && n.raw === raw && raw.hasReady(); guard++) {
+      const rd = raw.ready();
+      // Appends leave first, their commit index capped below the entries this Ready writes.
+      const durable = rd.entries.length > 0 ? rd.entries[0]!.index - 1 : Infinity;
+      const later: Message[] = [];
+      for (const m of rd.messages) {
+        if (m.type === 'append') this.net.send(m.commit > durable ? { ...m, commit: durable } : m, this.now);
+        else later.push(m);
+      }
+      const committed = rd.committedEntries;
+      let applied = 0;
+      if (!rd.snapshot) {
+        // Committed entries this Ready does not write are applied while its write is in flight.
+        const firstWritten = rd.entries[0]?.index ?? Infinity;
+        while (applied < committed.length && committed[applied]!.index < firstWritten) {
+          this.stepWhileBusy(n, raw);
+          this.applyPipelined(n, committed[applied++]!);
+        }
+      }
+      this.stepWhileBusy(n, raw);
+      if (!this.persistPipelined(n, rd)) return;
+      for (const m of later) this.net.send(m, this.now);
+      if (rd.snapshot) this.restoreSnapshot(n, rd.snapshot);
+      while (applied < committed.length) {
+        this.stepWhileBusy(n, raw);
+        this.applyPipelined(n, committed[applied++]!);
+      }
+      for (const rs of rd.readStates) {
+        const acked = this.reads.get(rs.context);
+        if (acked === undefined) throw new SafetyViolation(`${n.id}: ReadState for unknown context ${rs.context}`);
+        this.reads.delete(rs.context);
+        this.checker.onReadState(n.id, rs.index, acked);
+      }
+      raw.advance(rd);
+      this.checkMembership(n, raw);
+      this.checker.onCommit(raw);
+      if (raw.raft.role === 'leader') {
+        this.checker.onLeader(raw);
+        this.checker.onLeaderView(raw, (id) => this.nodes.get(id)?.raw ?? null);
+      }
+      this.maybeCompact(n, raw.raft.tracker.confState());
+    }
+  }
+
+  /** Messages that reach the node while its runtime awaits a write or an apply are stepped, not handled. */
+  private stepWhileBusy(n: SimNode, raw: RawNode): void {
+    while (this.rng.chance(this.opts.stepWhileBusy)) {
+      const m = this.net.nextFor(n.id, this.now);
+      if (!m) return;
+      this.steppedWhileBusy++;
+      try {
+        raw.step(m);
+      } catch (e) {
+        // The runtime drops what the core refuses (see replicated-log.ts onFrame); a broken invariant is a bug.
+        if (!(e instanceof RaftError) || e instanceof RaftInvariantError) throw e;
+      }
+    }
+  }
+
+  /**
+   * RaftStorage's writes: snapshot, entries (one write, one sync), and the hard state only when its term or vote
+   * changed (the commit index alone can be relearned). Returns false if the node crashed part-way.
+   */
+  private persistPipelined(n: SimNode, rd: Ready): boolean {
+    const disk = n.disk;
+    const prev = disk.initialState().hardState;
+    const hs = rd.hardState && (rd.hardState.term !== prev.term || rd.hardState.vote !== prev.vote) ? { ...rd.hardState, commit: Math.max(rd.hardState.commit, prev.commit) } : null;
+    const writes = (rd.snapshot ? 1 : 0) + (rd.entries.length > 0 ? 1 : 0) + (hs ? 1 : 0);
+    const budget = n.tornWriteArmed && writes > 0 ? this.rng.int(writes) : Infinity;
+    let done = 0;
+    if (rd.snapshot && done++ < budget) disk.applySnapshot(rd.snapshot);
+    if (rd.entries.length > 0 && done++ < budget) {
+      disk.append(rd.entries);
+      this.checker.onPersistEntries(n.id, rd.entries, (i) => {
+        try {
+          return disk.term(i);
+        } catch {
+          return undefined;
+        }
+      });
+    }
+    if (hs && done++ < budget) {
+      disk.setHardState(hs);
+      this.checker.onHardState(n.id, hs);
+    }
+    if (budget === Infinity) return true;
+    n.tornWriteArmed = false;
+    n.tornWrites++;
+    this.crash(n.id);
+    return false;
+  }
+
+  /** Applies one committed entry; before a membership change, the commit index covering it is made durable. */
+  private applyPipelined(n: SimNode, e: Entry): void {
+    if (e.type === 'confChange') {
+      const hs = n.disk.initialState().hardState;
+      if (hs.commit < e.index) {
+        const next = { ...hs, commit: e.index };
+        n.disk.setHardState(next);
+        this.checker.onHardState(n.id, next);
+      }
+    }
+    this.apply(n, e);
+  }
+
+  private restoreSnapshot(n: SimNode, snap: Snapshot): void {
+    n.snapshotsInstalled++;
+    n.fsm.restore(snap);
+    n.membership = snap.meta.confState;
+    this.checker.onRestore(n.id, n.fsm.appliedIndex(), n.fsm.hash);
+  }
+
+  private apply(n: SimNode, e: Entry): void {
+    if (e.index !== n.fsm.appliedIndex() + 1) this.checker.fail(`${n.id}: applied ${e.index} after ${n.fsm.appliedIndex()}`);
+    n.fsm.apply(e);
+    if (e.type === 'confChange') n.membership = applyConfChange(n.membership, decodeConfChange(e.data));
+    this.checker.onApply(n.id, e.index, n.fsm.hash);
+  }
+
+  /** After advance: the core's membership is the one its applied log leads to (unless a restore is pending). */
+  private checkMembership(n: SimNode, raw: RawNode): void {
+    if (raw.raft.log.unstable.snapshot) return;
+    const key = (cs: ConfState): string => `voters ${[...cs.voters].sort().join(',')} learners ${[...cs.learners].sort().join(',')}`;
+    const core = key(raw.raft.tracker.confState());
+    const log = key(n.membership);
+    if (core !== log) this.checker.fail(`${n.id}: membership is ${core}, but its applied log (to ${n.fsm.appliedIndex()}) leads to ${log}`);
   }
 
   private maybeCompact(n: SimNode, cs: ConfState): void {

@@ -67,6 +67,21 @@ export class SimNetwork {
     return null;
   }
 
+  /** Like next(), among the messages due to `to` only: what a node reads while it is busy with something else. */
+  nextFor(to: NodeId, now: number): Message | null {
+    const due: number[] = [];
+    for (let i = 0; i < this.inflight.length; i++) {
+      const f = this.inflight[i]!;
+      if (f.at <= now && f.m.to === to) due.push(i);
+    }
+    if (due.length === 0) return null;
+    const [f] = this.inflight.splice(due[this.rng.int(due.length)]!, 1);
+    if (this.cut.has(`${f!.m.from}->${f!.m.to}`)) return this.nextFor(to, now);
+    this.delivered++;
+    this.deliveredByType.set(f!.m.type, (this.deliveredByType.get(f!.m.type) ?? 0) + 1);
+    return f!.m;
+  }
+
   pending(): number {
     return this.inflight.length;
   }

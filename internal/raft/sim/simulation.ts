@@ -37,8 +37,10 @@ export interface SimResult {
   oneWayPartitions: number;
   dropped: number;
   duplicated: number;
-  /** Crashes in the middle of persisting a Ready (part of it on disk, nothing sent). */
+  /** Crashes in the middle of persisting a Ready (part of it on disk; nothing sent, or only a leader's appends). */
   tornWrites: number;
+  /** Messages stepped into a node while its runtime handled a Ready (pipelined runtime only). */
+  steppedWhileBusy: number;
 }
 
 /** The command that replays one seed, printed beside every failure. */
@@ -63,6 +65,8 @@ export function runSimulation(o: SimOptions): SimResult {
     checkQuorum: rng.chance(0.8),
     electionTick: 6 + rng.int(10),
     heartbeatTick: 1 + rng.int(2),
+    // Half the seeds play the runtime as the real one does, with the liberties the contract allows.
+    runtime: rng.chance(0.5) ? 'pipelined' : 'strict',
   };
   const c = new Cluster(rng.fork(), founders, opts);
   const ev = rng.fork();
@@ -85,6 +89,7 @@ export function runSimulation(o: SimOptions): SimResult {
     dropped: 0,
     duplicated: 0,
     tornWrites: 0,
+    steppedWhileBusy: 0,
   };
   c.net.faults = { drop: ev.float() * 0.2, duplicate: ev.float() * 0.1, maxDelay: ev.int(4) };
   let nextId = o.nodes + 1;
@@ -263,6 +268,7 @@ export function runSimulation(o: SimOptions): SimResult {
   res.transfers = c.net.deliveredByType.get('timeoutNow') ?? 0;
   res.dropped = c.net.dropped;
   res.duplicated = c.net.duplicated;
+  res.steppedWhileBusy = c.steppedWhileBusy;
   return res;
 }
 
