@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { fdatasync } from 'node:fs';
+import { existsSync, fdatasync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -229,6 +229,24 @@ describe('TopicStateMachine', () => {
     await follower.close();
     const reopened = await openFsm(dir, 7, manifest);
     expect(await contents(reopened, 't')).toEqual(['0:a', '1:b']);
+  });
+
+  test('a swap that crashed once the new topics were in place leaves no copy of the old ones behind', async () => {
+    const leader = await openFsm(path.join(root, 'leader'));
+    await leader.applyAppend('t', recs('a', 'b'));
+    const manifest = leader.manifest();
+    const dir = path.join(root, 'follower');
+    const follower = await openFsm(dir);
+    await follower.applyAppend('old', recs('x'));
+    await follower.receiveSnapshot(7, chunksOf(leader.streamSnapshot(manifest)));
+    await follower.close();
+    // The swap's renames, then the crash before it deleted the old topics.
+    await fs.rename(path.join(dir, 'topics'), path.join(dir, 'topics.replaced'));
+    await fs.rename(path.join(dir, 'incoming-snapshots', '7'), path.join(dir, 'topics'));
+    const reopened = await openFsm(dir, 7, manifest);
+    expect(await contents(reopened, 't')).toEqual(['0:a', '1:b']);
+    expect(reopened.logs().list()).not.toContain('old');
+    expect(existsSync(path.join(dir, 'topics.replaced'))).toBe(false);
   });
 
   test('a stream that ends early is refused and nothing is staged', async () => {

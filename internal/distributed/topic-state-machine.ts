@@ -106,6 +106,8 @@ export class TopicStateMachine {
     const { input: logConfig, resolved } = topicLogConfig(options.log);
     const staged = stagingDir(dataDir, snapshotIndex);
     if (existsSync(path.join(staged, COMPLETE_MARKER))) await swapIn(dataDir, staged);
+    // A swap that crashed after the new topics were in place left the old ones beside them: a full copy.
+    else if (existsSync(topicsDir(dataDir))) await fs.rm(replacedDir(dataDir), { recursive: true, force: true });
     await removeStaleStaging(dataDir, () => true);
     const topics = await TopicLogs.open(topicsDir(dataDir), logConfig, options.logDeps);
     const fsm = new TopicStateMachine(dataDir, topics, logConfig, resolved.maxRecordBytes, resolved.segment.initialOffset, options.logDeps);
@@ -279,9 +281,13 @@ async function removeStaleStaging(dataDir: string, stale: (index: number) => boo
 }
 
 /** Makes `staged` the topics folder: rename the old one away, rename the staged one in, fsync, delete the old. */
+function replacedDir(dataDir: string): string {
+  return `${topicsDir(dataDir)}.replaced`;
+}
+
 async function swapIn(dataDir: string, staged: string): Promise<void> {
   const live = topicsDir(dataDir);
-  const old = `${live}.replaced`;
+  const old = replacedDir(dataDir);
   await fs.rm(old, { recursive: true, force: true });
   if (existsSync(live)) await fs.rename(live, old);
   // Until this rename is durable, a restart finds the staged copy complete and redoes the swap.
