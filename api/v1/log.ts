@@ -38,9 +38,9 @@ export const protobufFileName = "v1/log.proto";
  * Errors are gRPC status codes:
  *   OUT_OF_RANGE        the offset is past the end of the log (or below its lowest retained offset)
  *   NOT_FOUND           consume/list of a topic that does not exist
- *   INVALID_ARGUMENT    a record larger than the server's maximum record size, a malformed topic name, or a
- *                       malformed request (a produce without a record, an empty batch, bytes that do not
- *                       decode, an offset beyond 2^53 - 1)
+ *   INVALID_ARGUMENT    a record larger than the server's maximum record size, a batch of more records than the
+ *                       server allows in one request, a malformed topic name, or a malformed request (a produce
+ *                       without a record, an empty batch, bytes that do not decode, an offset beyond 2^53 - 1)
  *   PERMISSION_DENIED   the ACL refuses the caller this action on this topic
  *   UNAUTHENTICATED     no usable client certificate identity
  *   UNAVAILABLE         the node is not the leader (metadata proglog-leader-id / proglog-leader-addr say who
@@ -128,7 +128,8 @@ export interface RecordBatch {
 
 /**
  * Appends many records to one topic in order, in one request. Each value is limited by the server's maximum record
- * size, and the whole request by its maximum message size (4 MiB by default; larger is RESOURCE_EXHAUSTED).
+ * size, the whole request by its maximum message size (4 MiB by default; larger is RESOURCE_EXHAUSTED), and the
+ * number of values by its maximum records per batch (10,000 by default; more is INVALID_ARGUMENT).
  */
 export interface ProduceBatchRequest {
   /** The topic to append to; created on first produce. Empty means the default log. */

@@ -1,7 +1,8 @@
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { jest } from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
 import { HealthCheckResponse_ServingStatus as ServingStatus } from '../../api/grpc/health/v1/health.js';
-import type { ConsumeResponse, LogClient, ProduceResponse } from '../../api/v1/log.js';
+import { ProduceBatchRequest, type ConsumeResponse, type LogClient, type ProduceResponse } from '../../api/v1/log.js';
 import { issueCert } from '../config/index.js';
 import type { LogService } from './log-service.js';
 import {
@@ -296,6 +297,54 @@ describe('log.v1.Log over mutual TLS', () => {
     // The watcher is told NOT_SERVING, then its stream ends like every other: with UNAVAILABLE.
     expect(await watchEnd).toMatchObject({ code: Code.UNAVAILABLE });
     await stopping;
+  });
+});
+
+describe('the number of records in one ProduceBatch', () => {
+  it('is capped by maxBatchRecords: one more is INVALID_ARGUMENT naming the limit, refused before decoding, and stores nothing', async () => {
+    const ts = await startTestServer(pki, { limits: { maxBatchRecords: 3 } });
+    const c = logClient(ts.addr, clientCredentials(pki, pki.clients.root));
+    const decode = jest.spyOn(ProduceBatchRequest, 'decode');
+    try {
+      const empty = (n: number): Buffer[] => Array.from({ length: n }, () => Buffer.alloc(0));
+      expect(await unary(c.produceBatch.bind(c), { topic: 'b', values: empty(3) })).toEqual({ firstOffset: 0, count: 3 });
+      expect(decode).toHaveBeenCalledTimes(1);
+      await expect(unary(c.produceBatch.bind(c), { topic: 'b', values: empty(4) })).rejects.toMatchObject({
+        code: Code.INVALID_ARGUMENT,
+        details: expect.stringContaining('at most 3 records'),
+      });
+      // Decoding is the cost the limit bounds (a Buffer per value), so the refusal comes before it.
+      expect(decode).toHaveBeenCalledTimes(1);
+      await expect(unary(c.produceBatch.bind(c), { topic: 'fresh', values: empty(1000) })).rejects.toMatchObject({
+        code: Code.INVALID_ARGUMENT,
+        details: expect.stringContaining('maxBatchRecords'),
+      });
+      expect(ts.logs.get('b').nextOffset()).toBe(3);
+      expect(ts.logs.has('fresh')).toBe(false);
+      // The server is still there, and a batch within the limit still goes through.
+      expect(await unary(c.produceBatch.bind(c), { topic: 'b', values: [bytes('x')] })).toEqual({ firstOffset: 3, count: 1 });
+    } finally {
+      decode.mockRestore();
+      c.close();
+      await ts.close();
+    }
+  });
+
+  it('defaults to 10,000', async () => {
+    const ts = await startTestServer(pki);
+    const c = logClient(ts.addr, clientCredentials(pki, pki.clients.root));
+    try {
+      const empty = (n: number): Buffer[] => Array.from({ length: n }, () => Buffer.alloc(0));
+      expect(await unary(c.produceBatch.bind(c), { topic: 'b', values: empty(10_000) })).toEqual({ firstOffset: 0, count: 10_000 });
+      await expect(unary(c.produceBatch.bind(c), { topic: 'b', values: empty(10_001) })).rejects.toMatchObject({
+        code: Code.INVALID_ARGUMENT,
+        details: expect.stringContaining('at most 10000 records'),
+      });
+      expect(ts.logs.get('b').nextOffset()).toBe(10_000);
+    } finally {
+      c.close();
+      await ts.close();
+    }
   });
 });
 
