@@ -348,6 +348,38 @@ describe('the number of records in one ProduceBatch', () => {
   });
 });
 
+describe('a server out of file descriptors or disk space', () => {
+  it('answers RESOURCE_EXHAUSTED on every produce RPC, not INTERNAL, and keeps serving', async () => {
+    // What TopicLogs.getOrCreate throws when a new topic's files cannot be opened.
+    const emfile = (): Error =>
+      Object.assign(new Error("EMFILE: too many open files, open '/srv/t/00000000000000000000.index'"), {
+        code: 'EMFILE',
+        errno: -24,
+        syscall: 'open',
+      });
+    const ts = await startTestServer(pki, {
+      wrapLogService: (inner): LogService => ({
+        ...bindAll(inner),
+        produce: (topic, values) => (topic === 'new' ? Promise.reject(emfile()) : inner.produce(topic, values)),
+      }),
+    });
+    const c = logClient(ts.addr, clientCredentials(pki, pki.clients.root));
+    try {
+      const exhausted = { code: Code.RESOURCE_EXHAUSTED, details: expect.stringContaining('too many open files (EMFILE in open)') };
+      const record = { value: bytes('x'), offset: 0, term: 0, type: 0 };
+      await expect(unary(c.produce.bind(c), { record, topic: 'new' })).rejects.toMatchObject(exhausted);
+      await expect(unary(c.produceBatch.bind(c), { topic: 'new', values: [bytes('x')] })).rejects.toMatchObject(exhausted);
+      const stream = c.produceStream();
+      stream.write({ record, topic: 'new' });
+      await expect(take(stream, 1)).rejects.toMatchObject(exhausted);
+      expect(await unary(c.produce.bind(c), { record, topic: '' })).toEqual({ offset: 0 });
+    } finally {
+      c.close();
+      await ts.close();
+    }
+  });
+});
+
 describe('stopping with a ProduceStream append in flight', () => {
   it('answers the append, ends the stream with UNAVAILABLE, and does not wait out the grace period', async () => {
     let produced!: () => void;

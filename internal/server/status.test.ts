@@ -43,6 +43,25 @@ describe('toStatus maps each kind of failure to one gRPC code, keeping its messa
     expect(toStatus(new NotLeaderError()).metadata.get(LEADER_ID_METADATA)).toEqual([]);
   });
 
+  it.each([
+    ['EMFILE', 'too many open files'],
+    ['ENFILE', 'too many open files'],
+    ['ENOSPC', 'out of disk space'],
+    ['EDQUOT', 'disk quota'],
+  ])('sends a system error %s (the server ran out of something) as RESOURCE_EXHAUSTED, and logs it', (errno, what) => {
+    const err = Object.assign(new Error(`${errno}: failed, open '/data/t/00000000000000000000.index'`), { code: errno, syscall: 'open' });
+    const status = toStatus(err);
+    expect(status.code).toBe(Code.RESOURCE_EXHAUSTED);
+    expect(status.details).toContain(what);
+    expect(status.details).toContain(`${errno} in open`);
+    expect(status.details).not.toContain('/data/t');
+    expect(isUnexpected(err)).toBe(true);
+  });
+
+  it('keeps other system errors INTERNAL', () => {
+    expect(toStatus(Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' })).code).toBe(Code.INTERNAL);
+  });
+
   it('calls only the server’s own failures unexpected', () => {
     expect(isUnexpected(new TypeError('bug'))).toBe(true);
     expect(isUnexpected(new OffsetOutOfRangeError(1, 0, 0))).toBe(false);

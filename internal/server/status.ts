@@ -30,10 +30,30 @@ export class StatusError extends Error implements StatusObject {
   }
 }
 
-/** Whether a failure is the server's own fault (worth logging) rather than the caller's or the cluster's. */
+/**
+ * Whether a failure is worth logging: the server's own fault rather than the caller's or the cluster's, or the
+ * server running out of a resource (an operator has to act on that; the caller can only wait).
+ */
 export function isUnexpected(err: unknown): boolean {
   const { code } = toStatus(err);
-  return code === Code.INTERNAL || code === Code.UNKNOWN;
+  return code === Code.INTERNAL || code === Code.UNKNOWN || exhaustedResource(err) !== undefined;
+}
+
+/** System errors that mean the server is out of something, not broken: a later call may succeed. */
+const EXHAUSTED_RESOURCES: Readonly<Record<string, string>> = {
+  EMFILE: 'the server process has too many open files',
+  ENFILE: 'the server host has too many open files',
+  ENOSPC: 'the server is out of disk space',
+  EDQUOT: 'the server is over its disk quota',
+};
+
+/** What `err` says the server ran out of, for a Node system error (e.g. from creating a topic's files). */
+function exhaustedResource(err: unknown): string | undefined {
+  if (!(err instanceof Error) || !('code' in err) || typeof err.code !== 'string') return undefined;
+  const what = EXHAUSTED_RESOURCES[err.code];
+  if (what === undefined) return undefined;
+  const syscall = 'syscall' in err && typeof err.syscall === 'string' ? ` in ${err.syscall}` : '';
+  return `${what} (${err.code}${syscall})`;
 }
 
 export function toStatus(err: unknown): StatusError {
@@ -57,6 +77,10 @@ export function toStatus(err: unknown): StatusError {
     return new StatusError(Code.UNAVAILABLE, err.message);
   }
   if (err instanceof LogIOError) return new StatusError(Code.UNAVAILABLE, err.message);
+  // Not INTERNAL: nothing is wrong with the server or the request, and a retry after a while may succeed. The
+  // file path in the system error's message stays in the server's log; the caller learns what ran out.
+  const exhausted = exhaustedResource(err);
+  if (exhausted !== undefined) return new StatusError(Code.RESOURCE_EXHAUSTED, `resource exhausted: ${exhausted}`);
   if (isAbort(err)) return new StatusError(Code.CANCELLED, 'the call was cancelled');
   return new StatusError(Code.INTERNAL, `internal error: ${err instanceof Error ? err.message : String(err)}`);
 }
