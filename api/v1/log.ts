@@ -46,7 +46,12 @@ export const protobufFileName = "v1/log.proto";
  *   PERMISSION_DENIED   the ACL refuses the caller this action on this topic
  *   UNAUTHENTICATED     no usable client certificate identity
  *   UNAVAILABLE         the node is not the leader (metadata proglog-leader-id / proglog-leader-addr say who
- *                       is), or it is shutting down
+ *                       is; the write was not made, so resending it there is safe), or it is shutting down.
+ *                       With metadata proglog-outcome: unknown, a write's outcome is unknown: the node had
+ *                       handed it to the cluster, then stopped leading (or shut down) before it was applied
+ *                       there, and it may yet be committed under the next leader. It may or may not be in the
+ *                       log; resending it may store it twice. No leader metadata comes with it. On a
+ *                       ProduceStream, this concerns the requests not yet answered.
  *   DATA_LOSS           a stored record failed its checksum
  */
 

@@ -44,7 +44,13 @@ import {
   type SnapshotMessage,
   type SoftState,
 } from '../raft/index.js';
-import { NotLeaderError, type LogService, type ReadOptions, type ServerInfo } from '../server/log-service.js';
+import {
+  NotLeaderError,
+  ProposalOutcomeUnknownError,
+  type LogService,
+  type ReadOptions,
+  type ServerInfo,
+} from '../server/log-service.js';
 import { decodeCommand, encodeCommand } from './command-codec.js';
 import { decodeMessage, encodeMessage, encodeMessageParts } from './message-codec.js';
 import { decodeReadIndexMessage, encodeReadIndexMessage, isReadIndexMessage } from './read-index-message.js';
@@ -399,8 +405,13 @@ export class ReplicatedLog implements LogService {
     this.role = ss.role;
     if (wasLeader && ss.role !== 'leader') {
       const err = this.notLeader();
-      // Our proposals may yet commit under the new leader; if so we apply them and answer their callers.
-      this.batcher.expireProposed(2 * this.electionTicks * this.tickMs, err);
+      // Our proposals may yet commit under the new leader; if so we apply them and answer their callers. Those
+      // still unanswered after the grace may commit later still, so they are not failed as "not the leader"
+      // (which sends a client to the leader with the same records).
+      this.batcher.expireProposed(
+        2 * this.electionTicks * this.tickMs,
+        new ProposalOutcomeUnknownError('this node stopped leading after proposing it, and has not seen it commit'),
+      );
       for (const b of [...this.barriers.values()]) this.finishBarrier(b, err);
       for (const w of this.appliedWaiters.splice(0)) w.reject(err);
     }
@@ -1048,7 +1059,7 @@ export class ReplicatedLog implements LogService {
     if (this.leaderLoss?.timer) clearTimeout(this.leaderLoss.timer);
     this.leaderLoss = undefined;
     const err = new LogClosedError('replicated log');
-    this.batcher.failAll(err);
+    this.batcher.failAll(err, new ProposalOutcomeUnknownError('this node closed after proposing it, before it was applied'));
     for (const b of [...this.barriers.values()]) this.finishBarrier(b, err);
     for (const w of this.appliedWaiters.splice(0)) w.reject(err);
     for (const [context, r] of this.forwardedReads) {

@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthCheckResponse_ServingStatus as ServingStatus } from '../../api/grpc/health/v1/health.js';
 import { ProduceBatchRequest, type ConsumeResponse, type LogClient, type ProduceResponse } from '../../api/v1/log.js';
 import { issueCert } from '../config/index.js';
-import type { LogService } from './log-service.js';
+import { ProposalOutcomeUnknownError, type LogService } from './log-service.js';
 import {
   cancel,
   clientCredentials,
@@ -373,6 +373,43 @@ describe('a server out of file descriptors or disk space', () => {
       stream.write({ record, topic: 'new' });
       await expect(take(stream, 1)).rejects.toMatchObject(exhausted);
       expect(await unary(c.produce.bind(c), { record, topic: '' })).toEqual({ offset: 0 });
+    } finally {
+      c.close();
+      await ts.close();
+    }
+  });
+});
+
+describe('a write whose outcome is unknown (proposed, then the node stopped leading)', () => {
+  it('reaches the client as UNAVAILABLE with trailer proglog-outcome: unknown and no leader metadata, on every produce RPC', async () => {
+    const ts = await startTestServer(pki, {
+      wrapLogService: (inner): LogService => ({
+        ...bindAll(inner),
+        produce: () => Promise.reject(new ProposalOutcomeUnknownError('this node stopped leading after proposing it')),
+      }),
+    });
+    const c = logClient(ts.addr, clientCredentials(pki, pki.clients.root));
+    const failure = (call: Promise<unknown>): Promise<grpc.ServiceError> =>
+      call.then(
+        () => {
+          throw new Error('the call succeeded');
+        },
+        (err: grpc.ServiceError) => err,
+      );
+    const unknown = (err: grpc.ServiceError): void => {
+      expect(err.code).toBe(Code.UNAVAILABLE);
+      expect(err.details).toContain('outcome is unknown');
+      expect(err.metadata.get('proglog-outcome')).toEqual(['unknown']);
+      expect(err.metadata.get('proglog-leader-id')).toEqual([]);
+      expect(err.metadata.get('proglog-leader-addr')).toEqual([]);
+    };
+    try {
+      const record = { value: bytes('x'), offset: 0, term: 0, type: 0 };
+      unknown(await failure(unary(c.produce.bind(c), { record, topic: '' })));
+      unknown(await failure(unary(c.produceBatch.bind(c), { topic: '', values: [bytes('x')] })));
+      const stream = c.produceStream();
+      stream.write({ record, topic: '' });
+      unknown(await failure(take(stream, 1)));
     } finally {
       c.close();
       await ts.close();

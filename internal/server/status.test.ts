@@ -10,8 +10,8 @@ import {
   UnknownTopicError,
 } from '../log/index.js';
 import { InvalidRequestError, ServerShuttingDownError, UnauthenticatedError } from './errors.js';
-import { NotLeaderError } from './log-service.js';
-import { LEADER_ADDR_METADATA, LEADER_ID_METADATA, isUnexpected, toStatus } from './status.js';
+import { NotLeaderError, ProposalOutcomeUnknownError } from './log-service.js';
+import { LEADER_ADDR_METADATA, LEADER_ID_METADATA, OUTCOME_METADATA, isUnexpected, toStatus } from './status.js';
 
 describe('toStatus maps each kind of failure to one gRPC code, keeping its message', () => {
   const cases: Array<[string, Error, Code]> = [
@@ -60,6 +60,17 @@ describe('toStatus maps each kind of failure to one gRPC code, keeping its messa
 
   it('keeps other system errors INTERNAL', () => {
     expect(toStatus(Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' })).code).toBe(Code.INTERNAL);
+  });
+
+  it('sends a write of unknown outcome as UNAVAILABLE flagged proglog-outcome: unknown, with no leader to redirect to', () => {
+    const status = toStatus(new ProposalOutcomeUnknownError('this node stopped leading after proposing it'));
+    expect(status.code).toBe(Code.UNAVAILABLE);
+    expect(status.metadata.get(OUTCOME_METADATA)).toEqual(['unknown']);
+    expect(status.metadata.get(LEADER_ID_METADATA)).toEqual([]);
+    expect(status.metadata.get(LEADER_ADDR_METADATA)).toEqual([]);
+    expect(status.details).toContain('may or may not be stored');
+    expect(toStatus(new NotLeaderError('node-2')).metadata.get(OUTCOME_METADATA)).toEqual([]);
+    expect(isUnexpected(new ProposalOutcomeUnknownError('x'))).toBe(false);
   });
 
   it('calls only the server’s own failures unexpected', () => {

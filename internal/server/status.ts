@@ -12,10 +12,12 @@ import {
   UnknownTopicError,
 } from '../log/index.js';
 import { InvalidRequestError, ServerShuttingDownError, UnauthenticatedError } from './errors.js';
-import { NotLeaderError } from './log-service.js';
+import { NotLeaderError, ProposalOutcomeUnknownError } from './log-service.js';
 
 export const LEADER_ID_METADATA = 'proglog-leader-id';
 export const LEADER_ADDR_METADATA = 'proglog-leader-addr';
+/** Set to "unknown" on a write that may or may not have been stored (ProposalOutcomeUnknownError). */
+export const OUTCOME_METADATA = 'proglog-outcome';
 
 /** An Error carrying a gRPC status, the shape grpc-js reads from callbacks and stream 'error' events. */
 export class StatusError extends Error implements StatusObject {
@@ -69,6 +71,13 @@ export function toStatus(err: unknown): StatusError {
     const metadata = new Metadata();
     if (err.leaderId !== undefined) metadata.set(LEADER_ID_METADATA, err.leaderId);
     if (err.leaderAddr !== undefined) metadata.set(LEADER_ADDR_METADATA, err.leaderAddr);
+    return new StatusError(Code.UNAVAILABLE, err.message, metadata);
+  }
+  // UNAVAILABLE, as the cluster may take the next write, but without the leader metadata: that says "not
+  // written, go there", and a client following it would store these records twice if the entry commits.
+  if (err instanceof ProposalOutcomeUnknownError) {
+    const metadata = new Metadata();
+    metadata.set(OUTCOME_METADATA, 'unknown');
     return new StatusError(Code.UNAVAILABLE, err.message, metadata);
   }
   if (err instanceof CorruptRecordError) return new StatusError(Code.DATA_LOSS, err.message);
