@@ -18,6 +18,7 @@ import path from 'node:path';
 import {
   LogClosedError,
   RecordTooLargeError,
+  TooManyTopicsError,
   validateTopic,
   type LogConfigInput,
   type LogDeps,
@@ -100,6 +101,13 @@ export interface ReplicatedLogConfig {
   snapshotKeepBytes?: number;
   /** Max bytes of records in one Raft entry. Default 1 MiB. */
   maxEntryBytes?: number;
+  /**
+   * Most topics there may be, the default log included: a produce that would create one more is refused
+   * (TooManyTopicsError) by the leader before it proposes anything, so the replicas never depend on this setting
+   * and cannot diverge over it. It can be exceeded by the new topics a previous leader had in flight when
+   * leadership changed. Default: no limit.
+   */
+  maxTopics?: number;
   /** Config of the topic logs. */
   log?: LogConfigInput;
   /** Replaces fdatasync for the entry log and the topic logs (the agent times it for its metrics). */
@@ -208,6 +216,8 @@ export class ReplicatedLog implements LogService {
   private readonly snapshotEveryBytes: number;
   private readonly snapshotKeepBytes: number;
   private readonly maxRecordBytes: number;
+  /** Topics that produce calls in flight on this leader are creating, with how many calls for each. */
+  private readonly creatingTopics = new Map<string, number>();
   private readonly tickMs: number;
   private readonly electionTicks: number;
   private readonly heartbeatMs: number;
@@ -598,7 +608,27 @@ export class ReplicatedLog implements LogService {
       const logs = this.fsm.logs();
       return logs.has(topic) ? logs.get(topic).nextOffset() : 0;
     }
-    return this.batcher.add(topic, values);
+    if (this.config.maxTopics === undefined || this.fsm.logs().has(topic)) return this.batcher.add(topic, values);
+    return this.produceCreating(topic, values, this.config.maxTopics);
+  }
+
+  /**
+   * A produce to a topic that does not exist yet, under a topic limit. Decided here, on the leader, and not at
+   * apply: a refusal at apply would depend on each replica's own setting, and replicas set differently would
+   * diverge. Topics being created by calls in flight count, so concurrent calls cannot all slip under the limit.
+   */
+  private produceCreating(topic: string, values: Uint8Array[], maxTopics: number): Promise<number> {
+    const calls = this.creatingTopics.get(topic) ?? 0;
+    if (calls === 0 && this.fsm.logs().size + this.creatingTopics.size >= maxTopics) throw new TooManyTopicsError(topic, maxTopics);
+    this.creatingTopics.set(topic, calls + 1);
+    const release = (): void => {
+      const left = (this.creatingTopics.get(topic) ?? 1) - 1;
+      if (left > 0) this.creatingTopics.set(topic, left);
+      else this.creatingTopics.delete(topic);
+    };
+    const produced = this.batcher.add(topic, values);
+    produced.then(release, release);
+    return produced;
   }
 
   // ---- applying ----

@@ -1,7 +1,7 @@
 export { InvalidRequestError, ServerShuttingDownError, UnauthenticatedError } from './errors.js';
 export { HealthService, ServingStatus } from './health.js';
 export { subjectOf } from './identity.js';
-export { LocalLogService } from './local-log-service.js';
+export { LocalLogService, type LocalLogServiceOptions } from './local-log-service.js';
 export { NotLeaderError, ProposalOutcomeUnknownError } from './log-service.js';
 export type { LogService, ReadOptions, ServerInfo } from './log-service.js';
 export { DEFAULT_LIMITS, DEFAULT_MAX_RECORD_BYTES } from './requests.js';

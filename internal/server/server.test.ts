@@ -348,6 +348,31 @@ describe('the number of records in one ProduceBatch', () => {
   });
 });
 
+describe('the number of topics', () => {
+  it('is capped by maxTopics: a produce creating one more is RESOURCE_EXHAUSTED naming the limit, on every produce RPC', async () => {
+    // The default log is one of the two.
+    const ts = await startTestServer(pki, { local: { maxTopics: 2 } });
+    const c = logClient(ts.addr, clientCredentials(pki, pki.clients.root));
+    try {
+      const record = { value: bytes('x'), offset: 0, term: 0, type: 0 };
+      expect(await unary(c.produce.bind(c), { record, topic: 'first' })).toEqual({ offset: 0 });
+      const refused = { code: Code.RESOURCE_EXHAUSTED, details: expect.stringContaining('maximum of 2 topics') };
+      await expect(unary(c.produce.bind(c), { record, topic: 'second' })).rejects.toMatchObject(refused);
+      await expect(unary(c.produceBatch.bind(c), { topic: 'second', values: [bytes('x')] })).rejects.toMatchObject(refused);
+      const stream = c.produceStream();
+      stream.write({ record, topic: 'second' });
+      await expect(take(stream, 1)).rejects.toMatchObject(refused);
+      expect(ts.logs.list()).toEqual(['', 'first']);
+      // The topics there are keep taking writes.
+      expect(await unary(c.produce.bind(c), { record, topic: 'first' })).toEqual({ offset: 1 });
+      expect(await unary(c.produce.bind(c), { record, topic: '' })).toEqual({ offset: 0 });
+    } finally {
+      c.close();
+      await ts.close();
+    }
+  });
+});
+
 describe('a server out of file descriptors or disk space', () => {
   it('answers RESOURCE_EXHAUSTED on every produce RPC, not INTERNAL, and keeps serving', async () => {
     // What TopicLogs.getOrCreate throws when a new topic's files cannot be opened.

@@ -7,6 +7,7 @@ import {
   LogIOError,
   OffsetOutOfRangeError,
   RecordTooLargeError,
+  TooManyTopicsError,
   UnknownTopicError,
 } from '../log/index.js';
 import { InvalidRequestError, ServerShuttingDownError, UnauthenticatedError } from './errors.js';
@@ -26,6 +27,7 @@ describe('toStatus maps each kind of failure to one gRPC code, keeping its messa
     ['a closed log', new LogClosedError(), Code.UNAVAILABLE],
     ['a log that failed to write', new LogIOError('fsync failed', new Error('EIO')), Code.UNAVAILABLE],
     ['a server shutting down', new ServerShuttingDownError(), Code.UNAVAILABLE],
+    ['a topic past the topic limit', new TooManyTopicsError('t', 100), Code.RESOURCE_EXHAUSTED],
     ['a bug', new TypeError('x is undefined'), Code.INTERNAL],
   ];
 

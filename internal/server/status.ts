@@ -9,6 +9,7 @@ import {
   LogIOError,
   OffsetOutOfRangeError,
   RecordTooLargeError,
+  TooManyTopicsError,
   UnknownTopicError,
 } from '../log/index.js';
 import { InvalidRequestError, ServerShuttingDownError, UnauthenticatedError } from './errors.js';
@@ -86,6 +87,7 @@ export function toStatus(err: unknown): StatusError {
     return new StatusError(Code.UNAVAILABLE, err.message);
   }
   if (err instanceof LogIOError) return new StatusError(Code.UNAVAILABLE, err.message);
+  if (err instanceof TooManyTopicsError) return new StatusError(Code.RESOURCE_EXHAUSTED, err.message);
   // Not INTERNAL: nothing is wrong with the server or the request, and a retry after a while may succeed. The
   // file path in the system error's message stays in the server's log; the caller learns what ran out.
   const exhausted = exhaustedResource(err);
