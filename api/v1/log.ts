@@ -38,13 +38,21 @@ export const protobufFileName = "v1/log.proto";
  * Errors are gRPC status codes:
  *   OUT_OF_RANGE        the offset is past the end of the log (or below its lowest retained offset)
  *   NOT_FOUND           consume/list of a topic that does not exist
- *   INVALID_ARGUMENT    a record larger than the server's maximum record size, a malformed topic name, or a
- *                       malformed request (a produce without a record, an empty batch, bytes that do not
- *                       decode, an offset beyond 2^53 - 1)
+ *   INVALID_ARGUMENT    a record larger than the server's maximum record size, a batch of more records than the
+ *                       server allows in one request, a malformed topic name, or a malformed request (a produce
+ *                       without a record, an empty batch, bytes that do not decode, an offset beyond 2^53 - 1)
+ *   RESOURCE_EXHAUSTED  a request larger than the server's maximum message size, a produce that would create a
+ *                       topic beyond the server's maximum number of topics, or the server is out of file
+ *                       descriptors or disk space (e.g. creating a topic's files failed; a later retry may succeed)
  *   PERMISSION_DENIED   the ACL refuses the caller this action on this topic
  *   UNAUTHENTICATED     no usable client certificate identity
  *   UNAVAILABLE         the node is not the leader (metadata proglog-leader-id / proglog-leader-addr say who
- *                       is), or it is shutting down
+ *                       is; the write was not made, so resending it there is safe), or it is shutting down.
+ *                       With metadata proglog-outcome: unknown, a write's outcome is unknown: the node had
+ *                       handed it to the cluster, then stopped leading (or shut down) before it was applied
+ *                       there, and it may yet be committed under the next leader. It may or may not be in the
+ *                       log; resending it may store it twice. No leader metadata comes with it. On a
+ *                       ProduceStream, this concerns the requests not yet answered.
  *   DATA_LOSS           a stored record failed its checksum
  */
 
@@ -128,7 +136,8 @@ export interface RecordBatch {
 
 /**
  * Appends many records to one topic in order, in one request. Each value is limited by the server's maximum record
- * size, and the whole request by its maximum message size (4 MiB by default; larger is RESOURCE_EXHAUSTED).
+ * size, the whole request by its maximum message size (4 MiB by default; larger is RESOURCE_EXHAUSTED), and the
+ * number of values by its maximum records per batch (10,000 by default; more is INVALID_ARGUMENT).
  */
 export interface ProduceBatchRequest {
   /** The topic to append to; created on first produce. Empty means the default log. */

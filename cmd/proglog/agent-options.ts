@@ -19,7 +19,7 @@ import {
   parseString,
 } from './values.js';
 
-type Kind = 'string' | 'boolean' | 'port' | 'bytes' | 'duration' | 'list' | 'sync' | 'level';
+type Kind = 'string' | 'boolean' | 'port' | 'count' | 'bytes' | 'duration' | 'list' | 'sync' | 'level';
 
 interface OptionSpec {
   name: string;
@@ -54,6 +54,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
   { name: 'sync-interval', kind: 'duration', help: 'fsync period for sync=interval', fallback: () => 100 },
   { name: 'retention-max-bytes', kind: 'bytes', help: 'drop oldest segments above this size per topic (default: keep all)' },
   { name: 'retention-max-age', kind: 'duration', help: 'drop segments older than this (default: keep all)' },
+  { name: 'max-topics', kind: 'count', help: 'most topics the cluster holds; a produce creating one more is refused (default: no limit)' },
   { name: 'raft-heartbeat-interval', kind: 'duration', help: 'leader heartbeat period', fallback: () => DEFAULT_AGENT_TIMINGS.heartbeatIntervalMs },
   { name: 'raft-election-timeout', kind: 'duration', help: 'follower election timeout', fallback: () => DEFAULT_AGENT_TIMINGS.electionTimeoutMs },
   { name: 'membership-probe-interval', kind: 'duration', help: 'how often a member probes another', fallback: () => DEFAULT_AGENT_TIMINGS.probeIntervalMs },
@@ -92,6 +93,8 @@ function convert(spec: OptionSpec, raw: unknown): unknown {
       return parseBoolean(key, raw);
     case 'port':
       return parseInteger(key, raw, 0, 65535);
+    case 'count':
+      return parseInteger(key, raw, 1, Number.MAX_SAFE_INTEGER);
     case 'bytes':
       return parseBytes(key, raw);
     case 'duration':
@@ -198,6 +201,8 @@ function toAgentConfig(r: Map<string, unknown>): AgentConfig {
   const retentionMaxAgeMs = optNum('retention-max-age');
   if (retentionMaxBytes !== undefined) log.retentionMaxBytes = retentionMaxBytes;
   if (retentionMaxAgeMs !== undefined) log.retentionMaxAgeMs = retentionMaxAgeMs;
+  const maxTopics = optNum('max-topics');
+  if (maxTopics !== undefined) log.maxTopics = maxTopics;
   return {
     dataDir: str('data-dir'),
     nodeName,

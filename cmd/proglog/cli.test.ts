@@ -89,6 +89,12 @@ describe('proglog agent configuration', () => {
     expect(config.log.sync).toBe('never');
   });
 
+  it('takes --max-topics as a whole number of at least 1, and no limit without it', async () => {
+    expect((await parseAgentArgs(['--node-name', 'n1', '--max-topics', '500'])).config.log.maxTopics).toBe(500);
+    expect((await parseAgentArgs(['--node-name', 'n1'])).config.log.maxTopics).toBeUndefined();
+    await expect(parseAgentArgs(['--node-name', 'n1', '--max-topics', '0'])).rejects.toThrow('max-topics: expected a whole number from 1');
+  });
+
   it('accepts a segment just large enough for a record of max-record-bytes', async () => {
     const { config } = await parseAgentArgs(['--node-name', 'n1', '--segment-max-store-bytes', '1032', '--max-record-bytes', '1KiB']);
     expect(config.log).toMatchObject({ maxStoreBytes: 1032, maxRecordBytes: 1024 });

@@ -6,9 +6,9 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import type { ConsumeRequest, ConsumeResponse } from '../../api/v1/log.js';
-import type { LogService } from '../../internal/server/log-service.js';
+import { ProposalOutcomeUnknownError, type LogService } from '../../internal/server/log-service.js';
 import { eventually, makeTestPKI, startTestServer, type TestServer } from '../../internal/server/test-support.js';
-import { runConsume } from './client-commands.js';
+import { runConsume, runProduce } from './client-commands.js';
 import { captureOutput } from './test-output.js';
 
 describe('proglog consume --follow', () => {
@@ -92,5 +92,41 @@ describe('proglog consume --follow', () => {
     expect(sent.every((m) => m.record === undefined && m.batch !== undefined)).toBe(true);
     expect(sent.flatMap((m) => m.batch?.records.map((r) => r.offset) ?? [])).toEqual(expected.map((_, i) => i + 2));
     expect(sent.length).toBeLessThan(10);
+  });
+});
+
+describe('proglog produce', () => {
+  it('does not resend a write whose outcome is unknown (it may be stored already), and says so', async () => {
+    const pki = await makeTestPKI();
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'proglog-cli-produce-'));
+    const files = { ca: pki.ca.certPem, cert: pki.clients.root!.certPem, key: pki.clients.root!.keyPem };
+    for (const [name, pem] of Object.entries(files)) await writeFile(path.join(dir, `${name}.pem`), pem);
+    let addr = '';
+    let produceCalls = 0;
+    const ts = await startTestServer(pki, {
+      wrapLogService: (inner): LogService => ({
+        // The first write fails as an old leader's proposal does; a resent one would succeed.
+        produce: (t, v) =>
+          ++produceCalls === 1 ? Promise.reject(new ProposalOutcomeUnknownError('this node stopped leading after proposing it')) : inner.produce(t, v),
+        read: (t, o, opts) => inner.read(t, o, opts),
+        readRange: (t, o, limits, opts) => inner.readRange(t, o, limits, opts),
+        waitFor: (t, o, s) => inner.waitFor(t, o, s),
+        topics: () => inner.topics(),
+        getServers: async () => [{ id: 'only', rpcAddr: addr, isLeader: true, isLearner: false }],
+      }),
+    });
+    addr = ts.addr;
+    try {
+      const flags = ['--addr', addr, '--ca-file', path.join(dir, 'ca.pem'), '--cert-file', path.join(dir, 'cert.pem'), '--key-file', path.join(dir, 'key.pem')];
+      const { stdout, stderr, out, err } = captureOutput();
+      const code = await runProduce([...flags, 'once'], { stdin: new PassThrough(), stdout, stderr, signal: new AbortController().signal });
+      expect(code).toBe(1);
+      expect(produceCalls).toBe(1);
+      expect(out()).toBe('');
+      expect(err()).toContain("UNAVAILABLE: the write's outcome is unknown");
+    } finally {
+      await ts.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

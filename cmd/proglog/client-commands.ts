@@ -90,9 +90,13 @@ function parse(argv: string[], extra: Record<string, { type: 'string' | 'boolean
   }
 }
 
-/** Statuses after which a request is worth retrying: the cluster is electing, or the client is refreshing. */
+/**
+ * Statuses after which a request is worth retrying: the cluster is electing, or the client is refreshing. Not a
+ * write the server says may or may not have been stored (proglog-outcome: unknown): sending it again could store
+ * it twice, so the user is told instead.
+ */
 function retryable(err: grpc.ServiceError): boolean {
-  return err.code === grpc.status.UNAVAILABLE;
+  return err.code === grpc.status.UNAVAILABLE && !err.metadata?.get('proglog-outcome').includes('unknown');
 }
 
 async function withRetry<T>(deadline: number, call: (deadline: number) => Promise<T>): Promise<T> {

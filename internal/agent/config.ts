@@ -36,6 +36,8 @@ export interface AgentConfig {
     syncIntervalMs: number;
     retentionMaxBytes?: number;
     retentionMaxAgeMs?: number;
+    /** Most topics, the default log included; the leader refuses a produce that would create one more. */
+    maxTopics?: number;
   };
   raft: {
     heartbeatIntervalMs: number;

@@ -39,6 +39,7 @@ export async function openReplicatedLog(ctx: LogPartContext): Promise<Replicated
     heartbeatTicks: 1,
     electionTicks: Math.max(2, Math.round(config.raft.electionTimeoutMs / tickMs)),
     log: logConfigOf(config),
+    ...(config.log.maxTopics !== undefined ? { maxTopics: config.log.maxTopics } : {}),
     logDeps: { datasync: ctx.datasync },
     logger: {
       error: (obj, msg) => {

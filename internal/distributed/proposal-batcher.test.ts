@@ -51,14 +51,14 @@ describe('ProposalBatcher', () => {
     await expect(bad).rejects.toThrow('too large');
   });
 
-  test('failAll rejects queued and in-flight calls', async () => {
+  test('failAll rejects queued and in-flight calls, each with its own error', async () => {
     const r = recorder();
     const b = new ProposalBatcher('me', r.propose);
     const inflight = b.add('t', [v('a')]);
     await new Promise((resolve) => setImmediate(resolve));
     const queued = b.add('t', [v('b')]);
-    b.failAll(new Error('closed'));
-    await expect(inflight).rejects.toThrow('closed');
+    b.failAll(new Error('closed'), new Error('proposed, outcome unknown'));
+    await expect(inflight).rejects.toThrow('outcome unknown');
     await expect(queued).rejects.toThrow('closed');
   });
 

@@ -113,7 +113,8 @@ export class ProposalBatcher {
 
   /**
    * Leadership was lost: what was proposed may still commit under the next leader (and then be applied here,
-   * answering its callers), or may have been dropped. Whatever is still unanswered after `graceMs` fails.
+   * answering its callers), or may have been dropped. Whatever is still unanswered after `graceMs` fails with
+   * `err`, which must not claim that nothing was stored: those entries may commit later still.
    */
   expireProposed(graceMs: number, err: unknown): void {
     const ids = [...this.pending.keys()];
@@ -123,13 +124,16 @@ export class ProposalBatcher {
     }, graceMs).unref();
   }
 
-  /** Fails every call, queued or proposed (node closing). */
-  failAll(err: unknown): void {
+  /**
+   * Fails every call (node closing): queued ones with `err`, proposed ones with `proposedErr`, since a proposed
+   * entry may still commit.
+   */
+  failAll(err: unknown, proposedErr: unknown = err): void {
     const queued = this.queued;
     this.queued = new Map();
     this.queuedBytes = 0;
     for (const calls of queued.values()) for (const c of calls) c.reject(err);
-    for (const id of [...this.pending.keys()]) this.fail(id, err);
+    for (const id of [...this.pending.keys()]) this.fail(id, proposedErr);
   }
 
   pendingCount(): number {

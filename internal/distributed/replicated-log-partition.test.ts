@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { InvalidTopicError, RecordTooLargeError } from '../log/index.js';
-import { NotLeaderError } from '../server/log-service.js';
+import { NotLeaderError, ProposalOutcomeUnknownError } from '../server/log-service.js';
 import { MemoryNetwork } from './memory-transport.js';
 import { ReplicatedLog } from './replicated-log.js';
 import { openMemoryReplica } from './testing/memory-replica.js';
@@ -64,11 +64,51 @@ describe('ReplicatedLog under partitions', () => {
     await waitUntil('a new leader among b and c', () => nodes.get('b')!.isLeader() || nodes.get('c')!.isLeader());
     const leader = nodes.get('b')!.isLeader() ? nodes.get('b')! : nodes.get('c')!;
     await waitUntil('a steps down (check quorum)', () => !a.isLeader());
-    await expect(stranded).rejects.toBeInstanceOf(NotLeaderError);
+    // It was proposed, so the old leader cannot tell it was dropped (here it was): the outcome is unknown.
+    await expect(stranded).rejects.toBeInstanceOf(ProposalOutcomeUnknownError);
     expect(await leader.produce('t', [enc('after')])).toBe(1);
     network.heal();
     await waitUntil('a catches up', async () => (await contents(a, 't')).length === 2);
     for (const n of nodes.values()) expect(await contents(n, 't')).toEqual(['before', 'after']);
+  });
+
+  test('a write pending when its leader steps down fails as outcome-unknown, not as not-the-leader: the next leader may commit it', async () => {
+    const a = nodes.get('a')!;
+    await a.produce('t', [enc('before')]);
+    // a's messages reach b and c, theirs never reach a: a's entry gets to both followers, but a never hears
+    // that, steps down for want of a quorum (check quorum), and never learns that the next leader commits it.
+    network.loseFrames((from, to) => to === a.raftId && from !== a.raftId);
+    const pending = a.produce('t', [enc('pending')]);
+    const outcome = pending.then(
+      () => 'acknowledged',
+      (err: unknown) => err,
+    );
+    await waitUntil('a steps down (check quorum)', () => !a.isLeader());
+    await waitUntil('b or c leads', () => nodes.get('b')!.isLeader() || nodes.get('c')!.isLeader());
+    const leader = nodes.get('b')!.isLeader() ? nodes.get('b')! : nodes.get('c')!;
+    const err = await outcome;
+    expect(err).toBeInstanceOf(ProposalOutcomeUnknownError);
+    // The error that sends a client to the leader is kept for calls that were never proposed.
+    expect(err).not.toBeInstanceOf(NotLeaderError);
+    await expect(a.produce('t', [enc('refused')])).rejects.toBeInstanceOf(NotLeaderError);
+    // Why it must not say "not the leader": the write the old leader gave up on is in the log after all, and a
+    // client that had resent it to the new leader would have stored it twice.
+    await waitUntil('the new leader applies the entry', async () => (await contents(leader, 't')).length === 2);
+    expect(await contents(leader, 't')).toEqual(['before', 'pending']);
+    network.loseFrames(undefined);
+    await waitUntil('a catches up', async () => (await contents(a, 't')).length === 2);
+    for (const n of nodes.values()) expect(await contents(n, 't')).toEqual(['before', 'pending']);
+  });
+
+  test('closing a leader fails its proposed writes as outcome-unknown', async () => {
+    const a = nodes.get('a')!;
+    network.isolate(a.raftId, names.map((n) => nodes.get(n)!.raftId));
+    const proposed = a.produce('t', [enc('proposed')]);
+    proposed.catch(() => {});
+    // The batcher proposes on the next turn of the event loop, queued before this one.
+    await new Promise((resolve) => setImmediate(resolve));
+    await a.close();
+    await expect(proposed).rejects.toBeInstanceOf(ProposalOutcomeUnknownError);
   });
 
   test('a minority follower falls behind, then catches up once the partition heals', async () => {

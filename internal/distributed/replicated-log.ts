@@ -18,6 +18,7 @@ import path from 'node:path';
 import {
   LogClosedError,
   RecordTooLargeError,
+  TooManyTopicsError,
   validateTopic,
   type LogConfigInput,
   type LogDeps,
@@ -44,7 +45,13 @@ import {
   type SnapshotMessage,
   type SoftState,
 } from '../raft/index.js';
-import { NotLeaderError, type LogService, type ReadOptions, type ServerInfo } from '../server/log-service.js';
+import {
+  NotLeaderError,
+  ProposalOutcomeUnknownError,
+  type LogService,
+  type ReadOptions,
+  type ServerInfo,
+} from '../server/log-service.js';
 import { decodeCommand, encodeCommand } from './command-codec.js';
 import { decodeMessage, encodeMessage, encodeMessageParts } from './message-codec.js';
 import { decodeReadIndexMessage, encodeReadIndexMessage, isReadIndexMessage } from './read-index-message.js';
@@ -94,6 +101,13 @@ export interface ReplicatedLogConfig {
   snapshotKeepBytes?: number;
   /** Max bytes of records in one Raft entry. Default 1 MiB. */
   maxEntryBytes?: number;
+  /**
+   * Most topics there may be, the default log included: a produce that would create one more is refused
+   * (TooManyTopicsError) by the leader before it proposes anything, so the replicas never depend on this setting
+   * and cannot diverge over it. It can be exceeded by the new topics a previous leader had in flight when
+   * leadership changed. Default: no limit.
+   */
+  maxTopics?: number;
   /** Config of the topic logs. */
   log?: LogConfigInput;
   /** Replaces fdatasync for the entry log and the topic logs (the agent times it for its metrics). */
@@ -202,6 +216,8 @@ export class ReplicatedLog implements LogService {
   private readonly snapshotEveryBytes: number;
   private readonly snapshotKeepBytes: number;
   private readonly maxRecordBytes: number;
+  /** Topics that produce calls in flight on this leader are creating, with how many calls for each. */
+  private readonly creatingTopics = new Map<string, number>();
   private readonly tickMs: number;
   private readonly electionTicks: number;
   private readonly heartbeatMs: number;
@@ -399,8 +415,13 @@ export class ReplicatedLog implements LogService {
     this.role = ss.role;
     if (wasLeader && ss.role !== 'leader') {
       const err = this.notLeader();
-      // Our proposals may yet commit under the new leader; if so we apply them and answer their callers.
-      this.batcher.expireProposed(2 * this.electionTicks * this.tickMs, err);
+      // Our proposals may yet commit under the new leader; if so we apply them and answer their callers. Those
+      // still unanswered after the grace may commit later still, so they are not failed as "not the leader"
+      // (which sends a client to the leader with the same records).
+      this.batcher.expireProposed(
+        2 * this.electionTicks * this.tickMs,
+        new ProposalOutcomeUnknownError('this node stopped leading after proposing it, and has not seen it commit'),
+      );
       for (const b of [...this.barriers.values()]) this.finishBarrier(b, err);
       for (const w of this.appliedWaiters.splice(0)) w.reject(err);
     }
@@ -587,7 +608,27 @@ export class ReplicatedLog implements LogService {
       const logs = this.fsm.logs();
       return logs.has(topic) ? logs.get(topic).nextOffset() : 0;
     }
-    return this.batcher.add(topic, values);
+    if (this.config.maxTopics === undefined || this.fsm.logs().has(topic)) return this.batcher.add(topic, values);
+    return this.produceCreating(topic, values, this.config.maxTopics);
+  }
+
+  /**
+   * A produce to a topic that does not exist yet, under a topic limit. Decided here, on the leader, and not at
+   * apply: a refusal at apply would depend on each replica's own setting, and replicas set differently would
+   * diverge. Topics being created by calls in flight count, so concurrent calls cannot all slip under the limit.
+   */
+  private produceCreating(topic: string, values: Uint8Array[], maxTopics: number): Promise<number> {
+    const calls = this.creatingTopics.get(topic) ?? 0;
+    if (calls === 0 && this.fsm.logs().size + this.creatingTopics.size >= maxTopics) throw new TooManyTopicsError(topic, maxTopics);
+    this.creatingTopics.set(topic, calls + 1);
+    const release = (): void => {
+      const left = (this.creatingTopics.get(topic) ?? 1) - 1;
+      if (left > 0) this.creatingTopics.set(topic, left);
+      else this.creatingTopics.delete(topic);
+    };
+    const produced = this.batcher.add(topic, values);
+    produced.then(release, release);
+    return produced;
   }
 
   // ---- applying ----
@@ -1048,7 +1089,7 @@ export class ReplicatedLog implements LogService {
     if (this.leaderLoss?.timer) clearTimeout(this.leaderLoss.timer);
     this.leaderLoss = undefined;
     const err = new LogClosedError('replicated log');
-    this.batcher.failAll(err);
+    this.batcher.failAll(err, new ProposalOutcomeUnknownError('this node closed after proposing it, before it was applied'));
     for (const b of [...this.barriers.values()]) this.finishBarrier(b, err);
     for (const w of this.appliedWaiters.splice(0)) w.reject(err);
     for (const [context, r] of this.forwardedReads) {

@@ -37,8 +37,9 @@ export interface PickerHooks {
   /** Round-robin position, shared by successive pickers of one channel so that a new picker keeps rotating. */
   cursor: { next: number };
   /**
-   * A write found no leader, or the server we took for the leader said it is not (naming another): the server
-   * list is stale about the leader and should be refreshed soon.
+   * A write found no leader, or the server we took for the leader said it is not (naming another), or said a
+   * write's outcome is unknown (it stopped leading after proposing it): the server list is stale about the
+   * leader and should be refreshed soon.
    */
   onLeaderMissing(): void;
   /** A call ended in a way that suggests the server list is stale (unavailable, or not the leader). */
@@ -46,6 +47,11 @@ export interface PickerHooks {
 }
 
 export const LEADER_ID_METADATA = 'proglog-leader-id';
+/**
+ * Set to "unknown" by a server on a write that may or may not have been stored. The client does not resend it
+ * (it might be stored twice); it only learns that the leader it knew is no longer one.
+ */
+export const OUTCOME_METADATA = 'proglog-outcome';
 
 /**
  * Call metadata that overrides where a call goes: "leader", "follower" or "any". A linearizable read must be
@@ -125,7 +131,7 @@ export class LeaderFollowerPicker implements Picker {
       ...result,
       onCallEnded: (code, details, metadata) => {
         inner?.(code, details, metadata);
-        if (metadata.get(LEADER_ID_METADATA).length > 0) this.hooks.onLeaderMissing();
+        if (metadata.get(LEADER_ID_METADATA).length > 0 || metadata.get(OUTCOME_METADATA).length > 0) this.hooks.onLeaderMissing();
         else if (code === grpc.status.UNAVAILABLE) this.hooks.onCallFailed();
       },
     };

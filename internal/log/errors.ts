@@ -65,6 +65,16 @@ export class UnknownTopicError extends LogError {
   }
 }
 
+/** Creating a topic would take the topic count past its configured maximum. */
+export class TooManyTopicsError extends LogError {
+  constructor(
+    readonly topic: string,
+    readonly max: number,
+  ) {
+    super('TOO_MANY_TOPICS', `cannot create topic ${JSON.stringify(topic)}: the server holds its maximum of ${max} topics (maxTopics)`);
+  }
+}
+
 /** A configuration value that cannot work (e.g. an index too small for one entry). */
 export class InvalidConfigError extends LogError {
   constructor(

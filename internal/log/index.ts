@@ -19,6 +19,7 @@ export {
   LogIOError,
   OffsetOutOfRangeError,
   RecordTooLargeError,
+  TooManyTopicsError,
   UnknownTopicError,
 } from './errors.js';
 export { DEFAULT_READ_LIMITS, Log, type LogDeps, type LogRecord, type LogStats, type ReadLimits } from './log.js';

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { InvalidTopicError, LogClosedError, UnknownTopicError } from './errors.js';
+import { InvalidTopicError, LogClosedError, TooManyTopicsError, UnknownTopicError } from './errors.js';
 import { DEFAULT_TOPIC, TopicLogs, validateTopic } from './topics.js';
 import { payload, removeDir, tempDir } from './test-support.js';
 
@@ -38,6 +38,23 @@ describe('topics', () => {
     expect(() => topics.get('../etc')).toThrow(InvalidTopicError);
     await expect(topics.getOrCreate('../etc')).rejects.toThrow(InvalidTopicError);
     expect(topics.has('nope')).toBe(false);
+    await topics.close();
+  });
+
+  test('maxTopics refuses a new topic past the limit, counting those being opened, and creates no folder for it', async () => {
+    const topics = await TopicLogs.open(root, { sync: 'never' });
+    const limits = { maxTopics: 2 };
+    await topics.getOrCreate('a', limits);
+    // Opened concurrently: both count before either is open, so only one of them fits.
+    const results = await Promise.allSettled([topics.getOrCreate('b', limits), topics.getOrCreate('c', limits)]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
+    expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(TooManyTopicsError);
+    await expect(topics.getOrCreate('d', limits)).rejects.toThrow('maximum of 2 topics');
+    // Existing topics are unaffected, and so is a call without the limit.
+    expect(await (await topics.getOrCreate('a', limits)).append(payload(1))).toBe(0);
+    await topics.getOrCreate('e');
+    expect(topics.list()).toEqual(['a', 'b', 'e']);
+    expect(fs.existsSync(path.join(root, 'c'))).toBe(false);
     await topics.close();
   });
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LogConfig, LogConfigInput } from './config.js';
-import { InvalidTopicError, LogClosedError, UnknownTopicError } from './errors.js';
+import { InvalidTopicError, LogClosedError, TooManyTopicsError, UnknownTopicError } from './errors.js';
 import { Log, type LogDeps } from './log.js';
 
 /** The log that the book's clients (which know no topics) produce to and consume from. */
@@ -66,14 +66,20 @@ export class TopicLogs {
     return log;
   }
 
-  /** The topic's log, created on first use; concurrent calls for a new topic share one open. */
-  async getOrCreate(topic: string): Promise<Log> {
+  /**
+   * The topic's log, created on first use; concurrent calls for a new topic share one open. With `maxTopics`, a
+   * new topic that would make more topics than that (those being opened count) is refused with
+   * TooManyTopicsError: each costs open files and memory, and without a bound one client could use them all up.
+   */
+  async getOrCreate(topic: string, limits: { maxTopics?: number } = {}): Promise<Log> {
     validateTopic(topic);
     if (this.closed) throw new LogClosedError('topic set');
     const existing = this.logs.get(topic);
     if (existing) return existing;
     let pending = this.opening.get(topic);
     if (!pending) {
+      const { maxTopics } = limits;
+      if (maxTopics !== undefined && this.logs.size + this.opening.size >= maxTopics) throw new TooManyTopicsError(topic, maxTopics);
       pending = Log.open(path.join(this.rootDir, folderOf(topic)), this.config, this.deps);
       this.opening.set(topic, pending);
       try {
@@ -93,6 +99,11 @@ export class TopicLogs {
 
   has(topic: string): boolean {
     return this.logs.has(topic);
+  }
+
+  /** How many topics are open. */
+  get size(): number {
+    return this.logs.size;
   }
 
   list(): string[] {

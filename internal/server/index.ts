@@ -1,11 +1,11 @@
 export { InvalidRequestError, ServerShuttingDownError, UnauthenticatedError } from './errors.js';
 export { HealthService, ServingStatus } from './health.js';
 export { subjectOf } from './identity.js';
-export { LocalLogService } from './local-log-service.js';
-export { NotLeaderError } from './log-service.js';
+export { LocalLogService, type LocalLogServiceOptions } from './local-log-service.js';
+export { NotLeaderError, ProposalOutcomeUnknownError } from './log-service.js';
 export type { LogService, ReadOptions, ServerInfo } from './log-service.js';
 export { DEFAULT_LIMITS, DEFAULT_MAX_RECORD_BYTES } from './requests.js';
 export type { ServerLimits } from './requests.js';
 export { LOG_SERVICE_NAME, ProglogServer, createServer } from './server.js';
 export type { ServerOptions } from './server.js';
-export { LEADER_ADDR_METADATA, LEADER_ID_METADATA, StatusError, toStatus } from './status.js';
+export { LEADER_ADDR_METADATA, LEADER_ID_METADATA, OUTCOME_METADATA, StatusError, toStatus } from './status.js';

@@ -3,23 +3,29 @@
 import { DEFAULT_TOPIC, TopicLogs, type LogRecord, type ReadLimits } from '../log/index.js';
 import type { LogService, ReadOptions, ServerInfo } from './log-service.js';
 
+export interface LocalLogServiceOptions {
+  /** Most topics there may be, the default log included; a produce creating one more is refused. Default: no limit. */
+  maxTopics?: number;
+}
+
 export class LocalLogService implements LogService {
   /**
    * Serves `logs`, creating the default log first: the book's clients know no topics and may consume before
    * anyone produced, which must find an empty log (OUT_OF_RANGE, or a stream waiting), not NOT_FOUND.
    */
-  static async open(logs: TopicLogs, self?: { id: string; rpcAddr: string }): Promise<LocalLogService> {
+  static async open(logs: TopicLogs, self?: { id: string; rpcAddr: string }, options: LocalLogServiceOptions = {}): Promise<LocalLogService> {
     await logs.getOrCreate(DEFAULT_TOPIC);
-    return new LocalLogService(logs, self);
+    return new LocalLogService(logs, self, options);
   }
 
   constructor(
     private readonly logs: TopicLogs,
     private readonly self: { id: string; rpcAddr: string } = { id: 'local', rpcAddr: '' },
+    private readonly options: LocalLogServiceOptions = {},
   ) {}
 
   async produce(topic: string, values: Uint8Array[]): Promise<number> {
-    const log = await this.logs.getOrCreate(topic);
+    const log = await this.logs.getOrCreate(topic, { maxTopics: this.options.maxTopics });
     return values.length === 1 ? log.append(values[0] as Uint8Array) : log.appendBatch(values);
   }
 

@@ -31,6 +31,7 @@ export interface LogService {
 /**
  * Thrown by a replicated LogService on a node that cannot serve the request because it is not the leader. The
  * server maps it to a status carrying metadata `proglog-leader-id` / `proglog-leader-addr` so clients can redirect.
+ * A write failing with it was never proposed: sending it to the leader cannot store it twice.
  */
 export class NotLeaderError extends Error {
   override readonly name = 'NotLeaderError';
@@ -45,5 +46,20 @@ export class NotLeaderError extends Error {
         ? 'this node is not the leader and no leader is known'
         : `this node is not the leader; the leader is ${leaderId}${leaderAddr === undefined ? '' : ` at ${leaderAddr}`}`,
     );
+  }
+}
+
+/**
+ * Thrown by a replicated LogService for a write it handed to Raft but could not see through: the node stopped
+ * leading (or closed) before the entry was applied here. The entry may still commit under the next leader, so
+ * the write may or may not have happened. Unlike NotLeaderError it is no redirect: a client that resends the
+ * records may store them twice. The server maps it to UNAVAILABLE with metadata `proglog-outcome: unknown`.
+ */
+export class ProposalOutcomeUnknownError extends Error {
+  override readonly name = 'ProposalOutcomeUnknownError';
+  readonly code = 'OUTCOME_UNKNOWN';
+
+  constructor(readonly reason: string) {
+    super(`the write's outcome is unknown: ${reason}; it may or may not be stored, and resending it may store it twice`);
   }
 }

@@ -1,9 +1,10 @@
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { jest } from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
 import { HealthCheckResponse_ServingStatus as ServingStatus } from '../../api/grpc/health/v1/health.js';
-import type { ConsumeResponse, LogClient, ProduceResponse } from '../../api/v1/log.js';
+import { ProduceBatchRequest, type ConsumeResponse, type LogClient, type ProduceResponse } from '../../api/v1/log.js';
 import { issueCert } from '../config/index.js';
-import type { LogService } from './log-service.js';
+import { ProposalOutcomeUnknownError, type LogService } from './log-service.js';
 import {
   cancel,
   clientCredentials,
@@ -296,6 +297,148 @@ describe('log.v1.Log over mutual TLS', () => {
     // The watcher is told NOT_SERVING, then its stream ends like every other: with UNAVAILABLE.
     expect(await watchEnd).toMatchObject({ code: Code.UNAVAILABLE });
     await stopping;
+  });
+});
+
+describe('the number of records in one ProduceBatch', () => {
+  it('is capped by maxBatchRecords: one more is INVALID_ARGUMENT naming the limit, refused before decoding, and stores nothing', async () => {
+    const ts = await startTestServer(pki, { limits: { maxBatchRecords: 3 } });
+    const c = logClient(ts.addr, clientCredentials(pki, pki.clients.root));
+    const decode = jest.spyOn(ProduceBatchRequest, 'decode');
+    try {
+      const empty = (n: number): Buffer[] => Array.from({ length: n }, () => Buffer.alloc(0));
+      expect(await unary(c.produceBatch.bind(c), { topic: 'b', values: empty(3) })).toEqual({ firstOffset: 0, count: 3 });
+      expect(decode).toHaveBeenCalledTimes(1);
+      await expect(unary(c.produceBatch.bind(c), { topic: 'b', values: empty(4) })).rejects.toMatchObject({
+        code: Code.INVALID_ARGUMENT,
+        details: expect.stringContaining('at most 3 records'),
+      });
+      // Decoding is the cost the limit bounds (a Buffer per value), so the refusal comes before it.
+      expect(decode).toHaveBeenCalledTimes(1);
+      await expect(unary(c.produceBatch.bind(c), { topic: 'fresh', values: empty(1000) })).rejects.toMatchObject({
+        code: Code.INVALID_ARGUMENT,
+        details: expect.stringContaining('maxBatchRecords'),
+      });
+      expect(ts.logs.get('b').nextOffset()).toBe(3);
+      expect(ts.logs.has('fresh')).toBe(false);
+      // The server is still there, and a batch within the limit still goes through.
+      expect(await unary(c.produceBatch.bind(c), { topic: 'b', values: [bytes('x')] })).toEqual({ firstOffset: 3, count: 1 });
+    } finally {
+      decode.mockRestore();
+      c.close();
+      await ts.close();
+    }
+  });
+
+  it('defaults to 10,000', async () => {
+    const ts = await startTestServer(pki);
+    const c = logClient(ts.addr, clientCredentials(pki, pki.clients.root));
+    try {
+      const empty = (n: number): Buffer[] => Array.from({ length: n }, () => Buffer.alloc(0));
+      expect(await unary(c.produceBatch.bind(c), { topic: 'b', values: empty(10_000) })).toEqual({ firstOffset: 0, count: 10_000 });
+      await expect(unary(c.produceBatch.bind(c), { topic: 'b', values: empty(10_001) })).rejects.toMatchObject({
+        code: Code.INVALID_ARGUMENT,
+        details: expect.stringContaining('at most 10000 records'),
+      });
+      expect(ts.logs.get('b').nextOffset()).toBe(10_000);
+    } finally {
+      c.close();
+      await ts.close();
+    }
+  });
+});
+
+describe('the number of topics', () => {
+  it('is capped by maxTopics: a produce creating one more is RESOURCE_EXHAUSTED naming the limit, on every produce RPC', async () => {
+    // The default log is one of the two.
+    const ts = await startTestServer(pki, { local: { maxTopics: 2 } });
+    const c = logClient(ts.addr, clientCredentials(pki, pki.clients.root));
+    try {
+      const record = { value: bytes('x'), offset: 0, term: 0, type: 0 };
+      expect(await unary(c.produce.bind(c), { record, topic: 'first' })).toEqual({ offset: 0 });
+      const refused = { code: Code.RESOURCE_EXHAUSTED, details: expect.stringContaining('maximum of 2 topics') };
+      await expect(unary(c.produce.bind(c), { record, topic: 'second' })).rejects.toMatchObject(refused);
+      await expect(unary(c.produceBatch.bind(c), { topic: 'second', values: [bytes('x')] })).rejects.toMatchObject(refused);
+      const stream = c.produceStream();
+      stream.write({ record, topic: 'second' });
+      await expect(take(stream, 1)).rejects.toMatchObject(refused);
+      expect(ts.logs.list()).toEqual(['', 'first']);
+      // The topics there are keep taking writes.
+      expect(await unary(c.produce.bind(c), { record, topic: 'first' })).toEqual({ offset: 1 });
+      expect(await unary(c.produce.bind(c), { record, topic: '' })).toEqual({ offset: 0 });
+    } finally {
+      c.close();
+      await ts.close();
+    }
+  });
+});
+
+describe('a server out of file descriptors or disk space', () => {
+  it('answers RESOURCE_EXHAUSTED on every produce RPC, not INTERNAL, and keeps serving', async () => {
+    // What TopicLogs.getOrCreate throws when a new topic's files cannot be opened.
+    const emfile = (): Error =>
+      Object.assign(new Error("EMFILE: too many open files, open '/srv/t/00000000000000000000.index'"), {
+        code: 'EMFILE',
+        errno: -24,
+        syscall: 'open',
+      });
+    const ts = await startTestServer(pki, {
+      wrapLogService: (inner): LogService => ({
+        ...bindAll(inner),
+        produce: (topic, values) => (topic === 'new' ? Promise.reject(emfile()) : inner.produce(topic, values)),
+      }),
+    });
+    const c = logClient(ts.addr, clientCredentials(pki, pki.clients.root));
+    try {
+      const exhausted = { code: Code.RESOURCE_EXHAUSTED, details: expect.stringContaining('too many open files (EMFILE in open)') };
+      const record = { value: bytes('x'), offset: 0, term: 0, type: 0 };
+      await expect(unary(c.produce.bind(c), { record, topic: 'new' })).rejects.toMatchObject(exhausted);
+      await expect(unary(c.produceBatch.bind(c), { topic: 'new', values: [bytes('x')] })).rejects.toMatchObject(exhausted);
+      const stream = c.produceStream();
+      stream.write({ record, topic: 'new' });
+      await expect(take(stream, 1)).rejects.toMatchObject(exhausted);
+      expect(await unary(c.produce.bind(c), { record, topic: '' })).toEqual({ offset: 0 });
+    } finally {
+      c.close();
+      await ts.close();
+    }
+  });
+});
+
+describe('a write whose outcome is unknown (proposed, then the node stopped leading)', () => {
+  it('reaches the client as UNAVAILABLE with trailer proglog-outcome: unknown and no leader metadata, on every produce RPC', async () => {
+    const ts = await startTestServer(pki, {
+      wrapLogService: (inner): LogService => ({
+        ...bindAll(inner),
+        produce: () => Promise.reject(new ProposalOutcomeUnknownError('this node stopped leading after proposing it')),
+      }),
+    });
+    const c = logClient(ts.addr, clientCredentials(pki, pki.clients.root));
+    const failure = (call: Promise<unknown>): Promise<grpc.ServiceError> =>
+      call.then(
+        () => {
+          throw new Error('the call succeeded');
+        },
+        (err: grpc.ServiceError) => err,
+      );
+    const unknown = (err: grpc.ServiceError): void => {
+      expect(err.code).toBe(Code.UNAVAILABLE);
+      expect(err.details).toContain('outcome is unknown');
+      expect(err.metadata.get('proglog-outcome')).toEqual(['unknown']);
+      expect(err.metadata.get('proglog-leader-id')).toEqual([]);
+      expect(err.metadata.get('proglog-leader-addr')).toEqual([]);
+    };
+    try {
+      const record = { value: bytes('x'), offset: 0, term: 0, type: 0 };
+      unknown(await failure(unary(c.produce.bind(c), { record, topic: '' })));
+      unknown(await failure(unary(c.produceBatch.bind(c), { topic: '', values: [bytes('x')] })));
+      const stream = c.produceStream();
+      stream.write({ record, topic: '' });
+      unknown(await failure(take(stream, 1)));
+    } finally {
+      c.close();
+      await ts.close();
+    }
   });
 });
 

@@ -13,7 +13,7 @@ import { rememberPeerCertificate } from './identity.js';
 import type { LogService } from './log-service.js';
 import { logRpc } from './log-rpc.js';
 import { tolerantDefinition } from './malformed.js';
-import { DEFAULT_LIMITS, type ServerLimits } from './requests.js';
+import { DEFAULT_LIMITS, precheckBatch, type ServerLimits } from './requests.js';
 import { StreamRegistry } from './stream-registry.js';
 
 /** The gRPC service name of the log API, as health checks name it. */
@@ -34,7 +34,7 @@ export interface ServerOptions {
   maxRecordBytes?: number;
   /** Largest request message (a ProduceBatch holds many records); default max(4 MiB, maxRecordBytes + 64 KiB). */
   maxReceiveMessageBytes?: number;
-  /** Fine-tuning of pages and stream windows; see ServerLimits. */
+  /** Fine-tuning of batch sizes, pages and stream windows; see ServerLimits. */
   limits?: Partial<Omit<ServerLimits, 'maxRecordBytes'>>;
   logger?: Logger;
   /** Extra grpc-js server options (keepalive etc.). */
@@ -68,7 +68,7 @@ export class ProglogServer extends grpc.Server {
     const logger = options.logger ?? pino({ name: 'proglog-server' });
     const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits, maxRecordBytes };
     this.addService(
-      tolerantDefinition(LogServiceDefinition),
+      tolerantDefinition(LogServiceDefinition, { produceBatch: (bytes) => precheckBatch(bytes, limits) }),
       logRpc({ logService: options.logService, authorizer: options.authorizer, limits, streams: this.streams, logger }),
     );
     this.addService(tolerantDefinition(HealthServiceDefinition), this.health.rpc());

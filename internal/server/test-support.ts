@@ -19,7 +19,7 @@ import {
   type IssuedCert,
 } from '../config/index.js';
 import { TopicLogs } from '../log/index.js';
-import { LocalLogService } from './local-log-service.js';
+import { LocalLogService, type LocalLogServiceOptions } from './local-log-service.js';
 import type { LogService } from './log-service.js';
 import { createServer, type ProglogServer, type ServerOptions } from './server.js';
 
@@ -81,15 +81,17 @@ export interface TestServer {
 export interface TestServerOptions extends Partial<Omit<ServerOptions, 'logService' | 'credentials'>> {
   /** Wraps the real local LogService, e.g. to observe calls. */
   wrapLogService?: (inner: LogService) => LogService;
+  /** Options of the local LogService (e.g. maxTopics). */
+  local?: LocalLogServiceOptions;
 }
 
 export async function startTestServer(pki: TestPKI, options: TestServerOptions = {}): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'proglog-server-'));
   const logs = await TopicLogs.open(dir);
-  const local = await LocalLogService.open(logs);
+  const local = await LocalLogService.open(logs, undefined, options.local);
   const logService = options.wrapLogService ? options.wrapLogService(local) : local;
   const authorizer: Authorizer = options.authorizer ?? (await CasbinAuthorizer.fromFiles(MODEL_FILE, POLICY_FILE));
-  const { wrapLogService: _wrap, ...serverOptions } = options;
+  const { wrapLogService: _wrap, local: _local, ...serverOptions } = options;
   const server = createServer({
     logger: pino({ level: 'silent' }),
     ...serverOptions,

@@ -28,8 +28,27 @@ export const DEFAULT_WORKLOAD: WorkloadOptions = {
 const LEADER_REFRESH_MS = 1000;
 
 // Codes that mean the server refused the request before it could reach the log; everything else (deadline,
-// connection lost, not-leader answers that may follow an append) leaves the outcome unknown.
+// connection lost, UNAVAILABLE whether or not it names a leader) leaves the outcome unknown.
 const DEFINITE_FAILURES = new Set([grpc.status.INVALID_ARGUMENT, grpc.status.PERMISSION_DENIED, grpc.status.UNAUTHENTICATED]);
+
+/** The trailer a server sets, to "unknown", on a write that may or may not have been stored (see log.proto). */
+const OUTCOME_METADATA = 'proglog-outcome';
+
+/**
+ * How a failed produce attempt enters the history: 'fail' only when nothing can have been stored (the checker
+ * reports such a value found in the log as a violation), 'timeout' (indeterminate) otherwise. A write the server
+ * flags as of unknown outcome is indeterminate whatever its code: its entry may commit after the answer.
+ */
+export function failedAttemptKind(err: unknown): 'fail' | 'timeout' {
+  if (outcomeFlaggedUnknown(err)) return 'timeout';
+  const code = codeOf(err);
+  return code !== undefined && DEFINITE_FAILURES.has(code) ? 'fail' : 'timeout';
+}
+
+function outcomeFlaggedUnknown(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null || !('metadata' in err) || !(err.metadata instanceof grpc.Metadata)) return false;
+  return err.metadata.get(OUTCOME_METADATA).includes('unknown');
+}
 
 function produceOnce(client: LogClient, value: string, timeoutMs: number): Promise<number> {
   return new Promise((resolve, reject) =>
@@ -101,8 +120,7 @@ export class Workload {
           this.acked++;
           break;
         } catch (err) {
-          const code = codeOf(err);
-          if (code !== undefined && DEFINITE_FAILURES.has(code)) {
+          if (failedAttemptKind(err) === 'fail') {
             this.history.fail(name, 'produce', { value, info: describe(err) });
             break;
           }
