@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -449,5 +450,35 @@ describe('Log: lifecycle', () => {
     await log.remove();
     expect(fs.existsSync(dir)).toBe(false);
     await expect(log.append(payload(0))).rejects.toThrow(LogClosedError);
+  });
+});
+
+describe('a new log folder', () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await tempDir();
+  });
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    await removeDir(root);
+  });
+
+  it('is made durable up to the first folder that already existed, so a crash cannot lose it with its records', async () => {
+    const dir = path.join(root, 'a', 'b', 'topic');
+    const opened: string[] = [];
+    const openSync = fs.openSync;
+    jest.spyOn(fs, 'openSync').mockImplementation((p, ...rest) => {
+      if (rest[0] === 'r') opened.push(String(p));
+      return openSync(p, ...rest);
+    });
+    const log = await Log.open(dir, { sync: 'always' });
+    expect(opened).toEqual([dir, path.join(root, 'a', 'b'), path.join(root, 'a'), root]);
+    opened.length = 0;
+    await log.append(Buffer.from('x'));
+    await log.close();
+    // Reopening finds the folder: nothing new to make durable.
+    const again = await Log.open(dir, { sync: 'always' });
+    expect(opened).toEqual([]);
+    await again.close();
   });
 });

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { DEFAULT_RETENTION_CHECK_MS, resolveConfig, type LogConfig, type LogConfigInput } from './config.js';
 import {
@@ -57,6 +58,15 @@ function syncDirectory(dir: string): void {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * Makes folders just created (`top` and those under it, down to `dir`) durable: until its parent's entry for
+ * it is on disk, a crash can lose a new folder, and with it every record acknowledged in it.
+ */
+function syncNewFolders(top: string, dir: string): void {
+  for (let d = path.dirname(dir); d.length >= top.length; d = path.dirname(d)) syncDirectory(d);
+  syncDirectory(path.dirname(top));
 }
 
 /**
@@ -124,7 +134,7 @@ export class Log {
    */
   static async open(dir: string, config?: LogConfigInput | Partial<LogConfig>, deps?: Partial<LogDeps>): Promise<Log> {
     const c = resolveConfig(config);
-    await fs.promises.mkdir(dir, { recursive: true });
+    const created = await fs.promises.mkdir(dir, { recursive: true });
     const limits = { maxStoreBytes: c.segment.maxStoreBytes, maxIndexBytes: c.segment.maxIndexBytes };
     const bases = listSegmentBases(dir);
     // An empty newest segment (a crash right after a roll) is dropped, so that the one before it is recovered
@@ -136,7 +146,10 @@ export class Log {
     try {
       if (bases.length === 0) {
         segments.push(Segment.create(dir, c.segment.initialOffset, limits));
-        if (c.sync !== 'never') syncDirectory(dir);
+        if (c.sync !== 'never') {
+          syncDirectory(dir);
+          if (created !== undefined) syncNewFolders(created, dir);
+        }
       } else {
         for (let i = 0; i < bases.length - 1; i++) {
           segments.push(Segment.openSealed(dir, bases[i]!, bases[i + 1]!, limits));
