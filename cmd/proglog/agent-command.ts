@@ -10,12 +10,22 @@ import { realParts } from '../../internal/agent/real-parts.js';
 import { DataDirLockedError, TLSConfigError } from '../../internal/config/index.js';
 import { MembershipConfigError } from '../../internal/discovery/index.js';
 import { DataDirOwnerError } from '../../internal/distributed/node-identity.js';
+import { InvalidConfigError } from '../../internal/log/index.js';
 import type { CommandIO } from './client-commands.js';
 import { AGENT_USAGE, parseAgentArgs } from './agent-options.js';
 import { ExternalGarbageBound } from './external-garbage.js';
 import { UsageError } from './values.js';
 
-const CONFIG_ERRORS = [AgentConfigError, TLSConfigError, PolicyLoadError, MembershipConfigError, DataDirOwnerError, DataDirLockedError, MuxAddressInUseError];
+const CONFIG_ERRORS = [
+  AgentConfigError,
+  TLSConfigError,
+  PolicyLoadError,
+  MembershipConfigError,
+  DataDirOwnerError,
+  DataDirLockedError,
+  MuxAddressInUseError,
+  InvalidConfigError,
+];
 
 export async function runAgentCommand(argv: string[], io: CommandIO): Promise<number> {
   const { help, config } = await parseAgentArgs(argv);

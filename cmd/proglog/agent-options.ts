@@ -7,7 +7,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
 import { DEFAULT_AGENT_TIMINGS, splitAddr, type AgentConfig } from '../../internal/agent/config.js';
-import { FRAME_HEADER_BYTES, MAX_TIMER_MS } from '../../internal/log/index.js';
+import { checkLogConfig } from '../../internal/agent/log-part.js';
+import { FRAME_HEADER_BYTES, InvalidConfigError, MAX_TIMER_MS } from '../../internal/log/index.js';
 import {
   UsageError,
   parseBoolean,
@@ -173,7 +174,7 @@ function toAgentConfig(r: Map<string, unknown>): AgentConfig {
     throw new UsageError('raft-election-timeout: must be longer than raft-heartbeat-interval');
   }
   if (num('membership-probe-interval') < 2) throw new UsageError('membership-probe-interval: must be at least 2ms');
-  for (const k of ['segment-max-store-bytes', 'segment-max-index-bytes', 'max-record-bytes', 'reconcile-interval', 'sync-interval', 'membership-suspicion-timeout']) {
+  for (const k of ['max-record-bytes', 'reconcile-interval', 'sync-interval', 'membership-suspicion-timeout']) {
     if (num(k) < 1) throw new UsageError(`${k}: must be greater than 0`);
   }
   if (num('sync-interval') > MAX_TIMER_MS) {
@@ -198,6 +199,7 @@ function toAgentConfig(r: Map<string, unknown>): AgentConfig {
   const retentionMaxAgeMs = optNum('retention-max-age');
   if (retentionMaxBytes !== undefined) log.retentionMaxBytes = retentionMaxBytes;
   if (retentionMaxAgeMs !== undefined) log.retentionMaxAgeMs = retentionMaxAgeMs;
+  requireValidLog(log);
   return {
     dataDir: str('data-dir'),
     nodeName,
@@ -218,6 +220,30 @@ function toAgentConfig(r: Map<string, unknown>): AgentConfig {
     metricsAddr: str('metrics-addr'),
     logLevel: str('log-level') as AgentConfig['logLevel'],
   };
+}
+
+/** The flag behind each field of the log's config, for naming it when the log refuses the value. */
+const LOG_FLAGS: Readonly<Record<string, string>> = {
+  'segment.maxStoreBytes': 'segment-max-store-bytes',
+  'segment.maxIndexBytes': 'segment-max-index-bytes',
+  maxRecordBytes: 'max-record-bytes',
+  sync: 'sync',
+  syncIntervalMs: 'sync-interval',
+  'retention.maxLogBytes': 'retention-max-bytes',
+  'retention.maxAgeMs': 'retention-max-age',
+};
+
+/**
+ * Runs the log's own validation, the one the agent runs when it opens its log, so that the CLI refuses exactly
+ * what the log would refuse (its minimums included: an index holds at least one 12-byte entry), by flag name.
+ */
+function requireValidLog(log: AgentConfig['log']): void {
+  try {
+    checkLogConfig({ log });
+  } catch (err) {
+    if (err instanceof InvalidConfigError) throw new UsageError(`${LOG_FLAGS[err.field] ?? err.field}: ${err.detail}`);
+    throw err;
+  }
 }
 
 function wrapAddr(addr: string, key: string): void {
