@@ -2,6 +2,7 @@
 // set any of them under the same names; a flag given on the command line overrides the file. Unknown keys and
 // malformed values are refused with a UsageError naming the key.
 import { readFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -36,7 +37,7 @@ const SYNCS = ['always', 'interval', 'never'] as const;
 export const AGENT_OPTIONS: readonly OptionSpec[] = [
   { name: 'data-dir', kind: 'string', help: 'directory for logs, Raft state and membership identity', fallback: () => path.join(os.tmpdir(), 'proglog') },
   { name: 'node-name', kind: 'string', help: 'unique node name (the CN of its peer certificate)', fallback: () => os.hostname() },
-  { name: 'bind-addr', kind: 'string', help: 'host:port for membership (gossip)', fallback: () => '127.0.0.1:8401' },
+  { name: 'bind-addr', kind: 'string', help: 'host:port for membership (gossip); advertised as is, so one other nodes can dial (not 0.0.0.0)', fallback: () => '127.0.0.1:8401' },
   { name: 'rpc-port', kind: 'port', help: 'port for gRPC clients and Raft peers, on the host of bind-addr', fallback: () => 8400 },
   { name: 'start-join-addrs', kind: 'list', help: 'membership addresses of nodes to join (comma-separated)', fallback: () => [] },
   { name: 'bootstrap', kind: 'boolean', help: 'start a new cluster with this node as leader', fallback: () => false },
@@ -166,7 +167,7 @@ function toAgentConfig(r: Map<string, unknown>): AgentConfig {
     throw new UsageError(`node-name: "${nodeName}" must be 1-64 characters of [A-Za-z0-9._-] starting with a letter or digit`);
   }
   if (str('data-dir') === '') throw new UsageError('data-dir: must not be empty');
-  wrapAddr(str('bind-addr'), 'bind-addr');
+  requireDialableBindAddr(str('bind-addr'));
   for (const a of r.get('start-join-addrs') as string[]) wrapAddr(a, 'start-join-addrs');
   if (str('metrics-addr') !== '') wrapAddr(str('metrics-addr'), 'metrics-addr');
   if (num('raft-heartbeat-interval') < 1) throw new UsageError('raft-heartbeat-interval: must be at least 1ms');
@@ -246,10 +247,30 @@ function requireValidLog(log: AgentConfig['log']): void {
   }
 }
 
-function wrapAddr(addr: string, key: string): void {
+function wrapAddr(addr: string, key: string): { host: string; port: number } {
   try {
-    splitAddr(addr, key);
+    return splitAddr(addr, key);
   } catch (err) {
     throw new UsageError((err as Error).message);
+  }
+}
+
+const UNSPECIFIED = new net.BlockList();
+UNSPECIFIED.addAddress('0.0.0.0', 'ipv4');
+UNSPECIFIED.addAddress('::', 'ipv6');
+
+/**
+ * The node advertises its bind address as is (membership, and the RPC address Raft peers and the load-balancing
+ * client dial), and there is no separate advertise address: listening on every interface would announce an
+ * address nobody can reach.
+ */
+function requireDialableBindAddr(addr: string): void {
+  const { host } = wrapAddr(addr, 'bind-addr');
+  const family = net.isIP(host);
+  if (family !== 0 && UNSPECIFIED.check(host, family === 6 ? 'ipv6' : 'ipv4')) {
+    throw new UsageError(
+      `bind-addr: ${addr} is the unspecified address, which other nodes and clients cannot dial, and the node advertises ` +
+        `its bind address: give an address of this host that they can reach (e.g. 10.0.0.1:8401)`,
+    );
   }
 }

@@ -119,18 +119,30 @@ describe('proglog agent configuration', () => {
     expect(res.stderr.trim().split('\n')).toHaveLength(1);
   });
 
-  // Each case would otherwise get as far as startup, so it is given a data dir of its own and a CA file that
-  // cannot be read: without the check, the agent stops there, with another message.
+  // For settings that would otherwise get as far as startup: a data dir of its own and a CA file that cannot be
+  // read, so that without the check the agent stops there, with another message, and binds nothing.
+  const unstartable = (): string[] => ['--node-name', 'n1', '--data-dir', path.join(dir, 'unstarted'), '--server-tls-ca-file', path.join(dir, 'absent-ca.pem')];
+
   it.each([
     [['--segment-max-index-bytes', '5'], /^proglog agent: segment-max-index-bytes: 5 must be an integer >= 12\n$/],
     [['--segment-max-index-bytes', '0'], /^proglog agent: segment-max-index-bytes: 0 must be an integer >= 12\n$/],
     [['--retention-max-bytes', '0'], /^proglog agent: retention-max-bytes: 0 must be an integer >= 1\n$/],
     [['--retention-max-age', '0s'], /^proglog agent: retention-max-age: 0 must be an integer >= 1\n$/],
   ])('refuses log settings the log would refuse, %j, before starting, with exit code 2', async (argv, message) => {
-    const res = await run(['agent', '--node-name', 'n1', '--data-dir', path.join(dir, 'log-settings'), '--server-tls-ca-file', path.join(dir, 'absent-ca.pem'), ...argv]);
+    const res = await run(['agent', ...unstartable(), ...argv]);
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(message);
   });
+
+  it.each([['0.0.0.0:8401'], ['[::]:8401'], ['[0:0:0:0:0:0:0:0]:8401']])(
+    'refuses the unspecified bind-addr %s, which the node would advertise to peers and clients, with exit code 2',
+    async (addr) => {
+      const res = await run(['agent', ...unstartable(), '--bind-addr', addr]);
+      expect(res.code).toBe(2);
+      expect(res.stderr).toMatch(/^proglog agent: bind-addr: .* is the unspecified address, which other nodes and clients cannot dial/);
+      expect(res.stderr.trim().split('\n')).toHaveLength(1);
+    },
+  );
 
   it('refuses a config file with an unknown key, or that is not YAML, with exit code 2', async () => {
     const unknown = await yamlFile('unknown.yaml', 'node-name: a\nrpc-prot: 1\n');
