@@ -14,7 +14,7 @@ import { InvalidConfigError } from '../../internal/log/index.js';
 import type { CommandIO } from './client-commands.js';
 import { AGENT_USAGE, parseAgentArgs } from './agent-options.js';
 import { ExternalGarbageBound } from './external-garbage.js';
-import { UsageError } from './values.js';
+import { UsageError, oneLine } from './values.js';
 
 const CONFIG_ERRORS = [
   AgentConfigError,
@@ -61,7 +61,7 @@ export async function runAgentCommand(argv: string[], io: CommandIO): Promise<nu
     void agent.failed.then(async (err) => {
       for (const s of signals) process.off(s, onSignal);
       await agent.shutdown();
-      io.stderr.write(`proglog agent: ${err.message}\n`);
+      io.stderr.write(`proglog agent: ${oneLine(err.message)}\n`);
       resolve(1);
     });
   });

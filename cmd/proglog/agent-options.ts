@@ -167,7 +167,11 @@ function toAgentConfig(r: Map<string, unknown>): AgentConfig {
     throw new UsageError(`node-name: "${nodeName}" must be 1-64 characters of [A-Za-z0-9._-] starting with a letter or digit`);
   }
   if (str('data-dir') === '') throw new UsageError('data-dir: must not be empty');
-  requireDialableBindAddr(str('bind-addr'));
+  const bindPort = requireDialableBindAddr(str('bind-addr'));
+  // The RPC port is on the host of bind-addr, so the two can only both be bound if they differ (0: the OS picks).
+  if (num('rpc-port') !== 0 && num('rpc-port') === bindPort) {
+    throw new UsageError(`rpc-port: ${num('rpc-port')} is also the port of bind-addr (${str('bind-addr')}): membership and RPC need a port each`);
+  }
   for (const a of r.get('start-join-addrs') as string[]) wrapAddr(a, 'start-join-addrs');
   if (str('metrics-addr') !== '') wrapAddr(str('metrics-addr'), 'metrics-addr');
   if (num('raft-heartbeat-interval') < 1) throw new UsageError('raft-heartbeat-interval: must be at least 1ms');
@@ -264,8 +268,8 @@ UNSPECIFIED.addAddress('::', 'ipv6');
  * client dial), and there is no separate advertise address: listening on every interface would announce an
  * address nobody can reach.
  */
-function requireDialableBindAddr(addr: string): void {
-  const { host } = wrapAddr(addr, 'bind-addr');
+function requireDialableBindAddr(addr: string): number {
+  const { host, port } = wrapAddr(addr, 'bind-addr');
   const family = net.isIP(host);
   if (family !== 0 && UNSPECIFIED.check(host, family === 6 ? 'ipv6' : 'ipv4')) {
     throw new UsageError(
@@ -273,4 +277,5 @@ function requireDialableBindAddr(addr: string): void {
         `its bind address: give an address of this host that they can reach (e.g. 10.0.0.1:8401)`,
     );
   }
+  return port;
 }

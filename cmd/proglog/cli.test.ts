@@ -1,12 +1,17 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { DataDirLock } from '../../internal/config/index.js';
+import { fileURLToPath } from 'node:url';
+import { DataDirLock, issueCert, writeDevCerts } from '../../internal/config/index.js';
+import { TEST_KEY_BITS } from '../../internal/server/test-support.js';
 import { parseAgentArgs } from './agent-options.js';
 import { main } from './cli.js';
 import { captureOutput } from './test-output.js';
-import { UsageError, parseBytes, parseDuration, parseList } from './values.js';
+import { UsageError, oneLine, parseBytes, parseDuration, parseList } from './values.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const { stdout, stderr, out, err } = captureOutput();
@@ -28,6 +33,21 @@ describe('flag values', () => {
     expect(parseDuration('d', '24h')).toBe(86_400_000);
     expect(parseDuration('d', 250)).toBe(250);
     expect(() => parseDuration('d', '-1s')).toThrow(UsageError);
+  });
+
+  it('makes an error message one line without stack frames, for stderr', () => {
+    const libp2p = [
+      'cannot listen on 127.0.0.1:1: Some addresses failed to be listened on:',
+      '',
+      '  /ip4/127.0.0.1/tcp/1: Error: listen EADDRINUSE: address already in use 127.0.0.1:1',
+      '      at Server.setupListenHandle [as _listen2] (node:net:1908:16)',
+      '      at process.processTicksAndRejections (node:internal/process/task_queues:83:21)',
+      '',
+    ].join('\n');
+    expect(oneLine(libp2p)).toBe(
+      'cannot listen on 127.0.0.1:1: Some addresses failed to be listened on: /ip4/127.0.0.1/tcp/1: Error: listen EADDRINUSE: address already in use 127.0.0.1:1',
+    );
+    expect(oneLine('plain')).toBe('plain');
   });
 
   it('reads lists as YAML sequences, comma-separated strings or repeated flags', () => {
@@ -143,6 +163,47 @@ describe('proglog agent configuration', () => {
       expect(res.stderr.trim().split('\n')).toHaveLength(1);
     },
   );
+
+  it('refuses an rpc-port equal to the port of bind-addr, before anything listens, with one line and exit code 2', async () => {
+    const res = await run(['agent', ...unstartable(), '--bind-addr', '127.0.0.1:18401', '--rpc-port', '18401']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toBe('proglog agent: rpc-port: 18401 is also the port of bind-addr (127.0.0.1:18401): membership and RPC need a port each\n');
+  });
+
+  it('reports a bind-addr port already in use in one line, without stack frames, with exit code 2', async () => {
+    const certs = path.join(dir, 'in-use-certs');
+    await writeDevCerts(certs, { keyBits: TEST_KEY_BITS });
+    const ca = { certPem: await readFile(path.join(certs, 'ca.pem'), 'utf8'), keyPem: await readFile(path.join(certs, 'ca-key.pem'), 'utf8'), commonName: 'proglog CA' };
+    const peer = await issueCert(ca, { cn: 'n1', hosts: ['127.0.0.1'], server: true, client: true, keyBits: TEST_KEY_BITS });
+    await writeFile(path.join(certs, 'n1.pem'), peer.certPem);
+    await writeFile(path.join(certs, 'n1-key.pem'), peer.keyPem);
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const res = await run([
+        'agent',
+        '--node-name', 'n1',
+        '--data-dir', path.join(dir, 'in-use-data'),
+        '--bind-addr', `127.0.0.1:${port}`,
+        '--rpc-port', '0',
+        '--bootstrap',
+        '--log-level', 'silent',
+        '--acl-model-file', path.join(repoRoot, 'policy/model.conf'),
+        '--acl-policy-file', path.join(repoRoot, 'policy/policy.csv'),
+        '--server-tls-cert-file', path.join(certs, 'server.pem'),
+        '--server-tls-key-file', path.join(certs, 'server-key.pem'),
+        '--server-tls-ca-file', path.join(certs, 'ca.pem'),
+        '--peer-tls-cert-file', path.join(certs, 'n1.pem'),
+        '--peer-tls-key-file', path.join(certs, 'n1-key.pem'),
+        '--peer-tls-ca-file', path.join(certs, 'ca.pem'),
+      ]);
+      expect(res.code).toBe(2);
+      expect(res.stderr).toBe(`proglog agent: cannot listen on 127.0.0.1:${port}: address in use\n`);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
 
   it('refuses a config file with an unknown key, or that is not YAML, with exit code 2', async () => {
     const unknown = await yamlFile('unknown.yaml', 'node-name: a\nrpc-prot: 1\n');

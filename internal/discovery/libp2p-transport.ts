@@ -62,6 +62,22 @@ function abortOnSignal(stream: Stream, signal: AbortSignal): () => void {
 
 type Services = { identify: unknown; ping: Ping; pubsub: PubSub };
 
+const LISTEN_REASONS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'address in use',
+  EADDRNOTAVAIL: 'address not available on this host',
+  EACCES: 'permission denied',
+};
+
+/**
+ * libp2p reports a failed listen as several lines of advice with the socket error's stack inside, and keeps no
+ * reference to that error: its code, found in the text, is what the person starting the node needs.
+ */
+function listenFailure(err: unknown): unknown {
+  const code = err instanceof Error ? /\blisten (E[A-Z]+)\b/.exec(err.message)?.[1] : undefined;
+  if (code === undefined) return err;
+  return Object.assign(new Error(LISTEN_REASONS[code] ?? `listen ${code}`, { cause: err }), { code });
+}
+
 export class Libp2pTransport implements MembershipTransport {
   private judge: (data: Uint8Array) => GossipVerdict = () => 'ignore';
   private requestHandler: (data: Uint8Array, from: string) => Promise<Uint8Array> = () =>
@@ -119,6 +135,8 @@ export class Libp2pTransport implements MembershipTransport {
           heartbeatInterval: opts.gossipIntervalMs,
         }),
       },
+    }).catch((err: unknown) => {
+      throw listenFailure(err);
     });
     const transport = new Libp2pTransport(node, opts.directory, opts.connectTimeoutMs ?? 2000, faults);
     node.services.pubsub.topicValidators.set(membershipTopic, (_peer, msg) => {

@@ -262,7 +262,10 @@ describe('Membership security', () => {
       await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
       try {
         const port = (taken.address() as net.AddressInfo).port;
-        await expect(Membership.start({ ...base, bindAddr: `127.0.0.1:${port}` })).rejects.toBeInstanceOf(MembershipConfigError);
+        const start = Membership.start({ ...base, bindAddr: `127.0.0.1:${port}` });
+        await expect(start).rejects.toBeInstanceOf(MembershipConfigError);
+        // One line that says why, not libp2p's advice with the socket error's stack frames in it.
+        await expect(start).rejects.toThrow(new RegExp(`^cannot listen on 127\\.0\\.0\\.1:${port}: address in use$`));
       } finally {
         await new Promise((resolve) => taken.close(resolve));
       }
