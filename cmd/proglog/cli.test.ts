@@ -1,10 +1,10 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { DataDirLock, issueCert, writeDevCerts } from '../../internal/config/index.js';
+import { DataDirLock, writeDevCerts } from '../../internal/config/index.js';
 import { TEST_KEY_BITS } from '../../internal/server/test-support.js';
 import { parseAgentArgs } from './agent-options.js';
 import { main } from './cli.js';
@@ -170,39 +170,47 @@ describe('proglog agent configuration', () => {
     expect(res.stderr).toBe('proglog agent: rpc-port: 18401 is also the port of bind-addr (127.0.0.1:18401): membership and RPC need a port each\n');
   });
 
+  /** Flags for an agent that can start: certificates (a peer certificate for n1), policy, a data dir of its own. */
+  let startableCerts: Promise<string> | undefined;
+  async function startable(name: string): Promise<string[]> {
+    const certs = path.join(dir, 'certs');
+    startableCerts ??= writeDevCerts(certs, { peers: ['n1'], keyBits: TEST_KEY_BITS }).then(() => certs);
+    await startableCerts;
+    return [
+      '--node-name', 'n1',
+      '--data-dir', path.join(dir, name),
+      '--log-level', 'silent',
+      '--acl-model-file', path.join(repoRoot, 'policy/model.conf'),
+      '--acl-policy-file', path.join(repoRoot, 'policy/policy.csv'),
+      '--server-tls-cert-file', path.join(certs, 'server.pem'),
+      '--server-tls-key-file', path.join(certs, 'server-key.pem'),
+      '--server-tls-ca-file', path.join(certs, 'ca.pem'),
+      '--peer-tls-cert-file', path.join(certs, 'n1.pem'),
+      '--peer-tls-key-file', path.join(certs, 'n1-key.pem'),
+      '--peer-tls-ca-file', path.join(certs, 'ca.pem'),
+    ];
+  }
+
   it('reports a bind-addr port already in use in one line, without stack frames, with exit code 2', async () => {
-    const certs = path.join(dir, 'in-use-certs');
-    await writeDevCerts(certs, { keyBits: TEST_KEY_BITS });
-    const ca = { certPem: await readFile(path.join(certs, 'ca.pem'), 'utf8'), keyPem: await readFile(path.join(certs, 'ca-key.pem'), 'utf8'), commonName: 'proglog CA' };
-    const peer = await issueCert(ca, { cn: 'n1', hosts: ['127.0.0.1'], server: true, client: true, keyBits: TEST_KEY_BITS });
-    await writeFile(path.join(certs, 'n1.pem'), peer.certPem);
-    await writeFile(path.join(certs, 'n1-key.pem'), peer.keyPem);
     const taken = net.createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const port = (taken.address() as net.AddressInfo).port;
     try {
-      const res = await run([
-        'agent',
-        '--node-name', 'n1',
-        '--data-dir', path.join(dir, 'in-use-data'),
-        '--bind-addr', `127.0.0.1:${port}`,
-        '--rpc-port', '0',
-        '--bootstrap',
-        '--log-level', 'silent',
-        '--acl-model-file', path.join(repoRoot, 'policy/model.conf'),
-        '--acl-policy-file', path.join(repoRoot, 'policy/policy.csv'),
-        '--server-tls-cert-file', path.join(certs, 'server.pem'),
-        '--server-tls-key-file', path.join(certs, 'server-key.pem'),
-        '--server-tls-ca-file', path.join(certs, 'ca.pem'),
-        '--peer-tls-cert-file', path.join(certs, 'n1.pem'),
-        '--peer-tls-key-file', path.join(certs, 'n1-key.pem'),
-        '--peer-tls-ca-file', path.join(certs, 'ca.pem'),
-      ]);
+      const res = await run(['agent', ...(await startable('in-use-data')), '--bind-addr', `127.0.0.1:${port}`, '--rpc-port', '0', '--bootstrap']);
       expect(res.code).toBe(2);
       expect(res.stderr).toBe(`proglog agent: cannot listen on 127.0.0.1:${port}: address in use\n`);
     } finally {
       await new Promise((resolve) => taken.close(resolve));
     }
+  });
+
+  it('names a missing peer certificate by its flag, and says how to make it, with exit code 2', async () => {
+    const flags = await startable('no-peer-cert');
+    const certs = path.join(dir, 'certs');
+    // n2 has no peer certificate; its files are where `proglog cert --peer n2` would put them.
+    const res = await run(['agent', ...flags, '--node-name', 'n2', '--peer-tls-cert-file', path.join(certs, 'n2.pem'), '--peer-tls-key-file', path.join(certs, 'n2-key.pem')]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(new RegExp(`^proglog agent: peer-tls-cert-file: peer certificate file ${certs}/n2.pem cannot be read: .*ENOENT.*\\(make it with: proglog cert --dir ${certs} --peer n2\\)\n$`));
   });
 
   it('refuses a config file with an unknown key, or that is not YAML, with exit code 2', async () => {
@@ -220,7 +228,7 @@ describe('proglog agent configuration', () => {
   it('refuses to start an agent whose certificate files are missing, with exit code 2 naming the file', async () => {
     const res = await run(['agent', '--node-name', 'n1', '--data-dir', dir, '--server-tls-ca-file', path.join(dir, 'nope-ca.pem')]);
     expect(res.code).toBe(2);
-    expect(res.stderr).toMatch(/^proglog agent: CA certificate file .*nope-ca.pem cannot be read/);
+    expect(res.stderr).toMatch(/^proglog agent: server-tls-ca-file: CA certificate file .*nope-ca.pem cannot be read/);
     expect(res.stderr.trim().split('\n')).toHaveLength(1);
   });
 
