@@ -257,6 +257,17 @@ describe('proglog command line', () => {
     expect(await run(['frobnicate'])).toMatchObject({ code: 2, stderr: 'proglog: unknown command "frobnicate" (try proglog help)\n' });
   });
 
+  // --certs-dir that does not exist: without the check, the command stops there, with another message.
+  it('refuses an argument to consume, suggesting --offset, with exit code 2', async () => {
+    const res = await run(['consume', '--certs-dir', '/nonexistent', '5']);
+    expect(res).toMatchObject({ code: 2, stderr: 'proglog consume: unexpected argument "5": to start at an offset, use --offset 5\n' });
+  });
+
+  it('refuses an argument to servers with exit code 2', async () => {
+    const res = await run(['servers', '--certs-dir', '/nonexistent', 'all']);
+    expect(res).toMatchObject({ code: 2, stderr: 'proglog servers: unexpected argument "all": servers takes only flags\n' });
+  });
+
   it('refuses a client command whose certificates cannot be read, with exit code 2', async () => {
     const res = await run(['produce', '--certs-dir', '/nonexistent', 'x']);
     expect(res.code).toBe(2);
