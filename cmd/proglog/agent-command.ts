@@ -8,7 +8,7 @@ import { Agent } from '../../internal/agent/agent.js';
 import { AgentConfigError, type AgentConfig } from '../../internal/agent/config.js';
 import { MuxAddressInUseError } from '../../internal/agent/mux.js';
 import { realParts } from '../../internal/agent/real-parts.js';
-import { DataDirLockedError, TLSConfigError, TLSFileNotFoundError, peerCertPair } from '../../internal/config/index.js';
+import { DataDirLockedError, TLSConfigError, TLSFileNotFoundError, UnusableDirError, peerCertPair } from '../../internal/config/index.js';
 import { MembershipConfigError } from '../../internal/discovery/index.js';
 import { DataDirOwnerError } from '../../internal/distributed/node-identity.js';
 import { InvalidConfigError } from '../../internal/log/index.js';
@@ -24,6 +24,7 @@ const CONFIG_ERRORS = [
   MembershipConfigError,
   DataDirOwnerError,
   DataDirLockedError,
+  UnusableDirError,
   MuxAddressInUseError,
   InvalidConfigError,
 ];

@@ -1,5 +1,5 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { readFile, readdir, mkdtemp, rm } from 'node:fs/promises';
+import { readFile, readdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCert, type CertCommandIO } from './cert.js';
@@ -91,9 +91,29 @@ describe('proglog cert', () => {
     expect(io.err).toEqual([expect.stringMatching(new RegExp(`^proglog cert: invalid peer name "${name}": `))]);
   });
 
-  it('exits 1 with the reason when the certificates cannot be made', async () => {
+  it('exits 2, as for any bad usage, for a client name that cannot be an identity', async () => {
     const io = captured();
-    expect(await runCert(['--dir', dir, '--client', '../escape'], io)).toBe(1);
-    expect(io.err.join('\n')).toContain('invalid client identity');
+    expect(await runCert(['--dir', dir, '--client', '../escape'], io)).toBe(2);
+    expect(io.err).toEqual([expect.stringMatching(/^proglog cert: invalid client identity "..\/escape"/)]);
+  });
+
+  it('exits 2 with a clear line for a --dir that cannot be a directory', async () => {
+    const file = join(dir, '..', 'a-file');
+    await writeFile(file, 'not a directory');
+    const onFile = captured();
+    expect(await runCert(['--dir', file, ...FAST], onFile)).toBe(2);
+    expect(onFile.err).toEqual([`proglog cert: certificate dir ${file} is not a directory`]);
+    const underFile = captured();
+    expect(await runCert(['--dir', join(file, 'certs'), ...FAST], underFile)).toBe(2);
+    expect(underFile.err).toEqual([`proglog cert: certificate dir ${join(file, 'certs')} cannot be created: ${file} is not a directory`]);
+  });
+
+  it('exits 2 for a --dir whose certificates cannot be added to (the CA key is missing)', async () => {
+    const keyless = join(dir, '..', 'keyless');
+    expect(await runCert(['--dir', keyless, ...FAST], captured())).toBe(0);
+    await rm(join(keyless, 'ca-key.pem'));
+    const io = captured();
+    expect(await runCert(['--dir', keyless, '--client', 'carol', ...FAST], io)).toBe(2);
+    expect(io.err).toEqual([expect.stringMatching(/ca-key.pem is missing: cannot issue certificates signed by the existing CA/)]);
   });
 });

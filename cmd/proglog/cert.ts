@@ -3,7 +3,21 @@
 // existing CA is reused, so `proglog cert --client carol` or `--peer node-3` adds to the certificates already
 // handed out.
 import { parseArgs } from 'node:util';
-import { DEFAULT_CLIENTS, InvalidPeerNameError, writeDevCerts } from '../../internal/config/index.js';
+import {
+  DEFAULT_CLIENTS,
+  IncompleteCertPairError,
+  InvalidIdentityError,
+  InvalidPeerNameError,
+  MissingCAKeyError,
+  UnusableDirError,
+  writeDevCerts,
+} from '../../internal/config/index.js';
+
+/**
+ * What the user asked for cannot be done as asked (a name, the folder, what is already in it): exit 2, as for any
+ * bad usage. Anything else (a disk error) is a failure at run time: exit 1.
+ */
+const USAGE_ERRORS = [InvalidIdentityError, InvalidPeerNameError, UnusableDirError, MissingCAKeyError, IncompleteCertPairError];
 
 const USAGE = `usage: proglog cert [--dir DIR] [--host NAME]... [--client NAME]... [--peer NODE]... [--days N] [--key-bits N] [--force]
 
@@ -24,6 +38,9 @@ Existing files are kept (an existing CA signs the new certificates) unless --for
   --key-bits N   RSA key size (default 2048; 3072 or 4096 for stronger keys)
   --force        replace existing files, starting from a new CA
   -h, --help     show this help
+
+Exit codes: 0 done; 2 bad usage: a flag, a name, a --dir that cannot be a directory, or files in it that
+cannot be added to (one line on stderr says which); 1 a failure while writing (e.g. the disk is full).
 `;
 
 export interface CertCommandIO {
@@ -96,6 +113,6 @@ export async function runCert(argv: string[], io: CertCommandIO = consoleIO): Pr
     return 0;
   } catch (err) {
     io.stderr(`proglog cert: ${err instanceof Error ? err.message : String(err)}`);
-    return err instanceof InvalidPeerNameError ? 2 : 1;
+    return USAGE_ERRORS.some((E) => err instanceof E) ? 2 : 1;
   }
 }

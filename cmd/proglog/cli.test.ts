@@ -244,6 +244,15 @@ describe('proglog agent configuration', () => {
     }
   });
 
+  it('refuses a data dir that is a file, or under one, with one clear line and exit code 2', async () => {
+    const file = path.join(dir, 'a-file');
+    await writeFile(file, 'not a directory');
+    const onFile = await run(['agent', ...unstartable(), '--data-dir', file]);
+    expect(onFile).toMatchObject({ code: 2, stderr: `proglog agent: data dir ${file} is not a directory\n` });
+    const underFile = await run(['agent', ...unstartable(), '--data-dir', path.join(file, 'data')]);
+    expect(underFile).toMatchObject({ code: 2, stderr: `proglog agent: data dir ${path.join(file, 'data')} cannot be created: ${file} is not a directory\n` });
+  });
+
   it('prints the agent usage for --help', async () => {
     const res = await run(['agent', '--help']);
     expect(res.code).toBe(0);

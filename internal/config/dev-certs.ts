@@ -3,9 +3,10 @@
 // asked for (NAME.pem, the agent's default for a node named NAME). Existing files are never overwritten unless
 // asked; an existing CA is reused, so adding an identity or a node later keeps every other cert valid.
 import { constants } from 'node:fs';
-import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { commonNameOf, generateCA, issueCert, type CertificateAuthority } from './certgen.js';
+import { ensureDir } from './dirs.js';
 
 export const CA_CERT_FILE = 'ca.pem';
 export const CA_KEY_FILE = 'ca-key.pem';
@@ -138,7 +139,7 @@ export async function writeDevCerts(dir: string, options: DevCertOptions = {}): 
   const force = options.force ?? false;
   const keyBits = options.keyBits;
   const validityDays = options.validityDays;
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await ensureDir(dir, 'certificate dir', 0o700);
 
   const written: string[] = [];
   const kept: string[] = [];

@@ -30,3 +30,4 @@ export {
 } from './tls.js';
 export type { ClientTLS, ClientTLSFiles, ClientTLSPem, ServerTLS, ServerTLSFiles, ServerTLSPem, TLSFileRoles } from './tls.js';
 export { DataDirLock, DataDirLockedError } from './data-dir-lock.js';
+export { UnusableDirError, ensureDir } from './dirs.js';
