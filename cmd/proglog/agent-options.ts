@@ -27,8 +27,10 @@ interface OptionSpec {
   name: string;
   kind: Kind;
   help: string;
-  /** Shown in help; computed from the options resolved so far (peer TLS defaults depend on the node name). */
+  /** The value when none is given; computed from the options resolved so far (peer TLS defaults depend on the node name). */
   fallback?: (resolved: Map<string, unknown>) => unknown;
+  /** How --help states the default, where the fallback's value alone would not say it (or there is none). */
+  shownDefault?: string;
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -36,8 +38,8 @@ const SYNCS = ['always', 'interval', 'never'] as const;
 
 export const AGENT_OPTIONS: readonly OptionSpec[] = [
   { name: 'data-dir', kind: 'string', help: 'directory for logs, Raft state and membership identity', fallback: () => path.join(os.tmpdir(), 'proglog') },
-  { name: 'node-name', kind: 'string', help: 'unique node name (the CN of its peer certificate)', fallback: () => os.hostname() },
-  { name: 'bind-addr', kind: 'string', help: 'host:port for membership (gossip); advertised as is, so one other nodes can dial (not 0.0.0.0)', fallback: () => '127.0.0.1:8401' },
+  { name: 'node-name', kind: 'string', help: 'unique node name (the CN of its peer certificate)', fallback: () => os.hostname(), shownDefault: `the host name, ${os.hostname()}` },
+  { name: 'bind-addr', kind: 'string', help: 'host:port for membership (gossip), advertised as is: not 0.0.0.0', fallback: () => '127.0.0.1:8401' },
   { name: 'rpc-port', kind: 'port', help: 'port for gRPC clients and Raft peers, on the host of bind-addr', fallback: () => 8400 },
   { name: 'start-join-addrs', kind: 'list', help: 'membership addresses of nodes to join (comma-separated)', fallback: () => [] },
   { name: 'bootstrap', kind: 'boolean', help: 'start a new cluster with this node as leader', fallback: () => false },
@@ -46,16 +48,28 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
   { name: 'server-tls-cert-file', kind: 'string', help: 'certificate gRPC clients see', fallback: () => 'certs/server.pem' },
   { name: 'server-tls-key-file', kind: 'string', help: 'its private key', fallback: () => 'certs/server-key.pem' },
   { name: 'server-tls-ca-file', kind: 'string', help: 'CA that signs client certificates', fallback: () => 'certs/ca.pem' },
-  { name: 'peer-tls-cert-file', kind: 'string', help: 'certificate for Raft and membership (CN = node-name)', fallback: (r) => `certs/${String(r.get('node-name'))}.pem` },
-  { name: 'peer-tls-key-file', kind: 'string', help: 'its private key', fallback: (r) => `certs/${String(r.get('node-name'))}-key.pem` },
+  {
+    name: 'peer-tls-cert-file',
+    kind: 'string',
+    help: 'certificate for Raft and membership (CN = node-name; proglog cert --peer NODE makes it)',
+    fallback: (r) => `certs/${String(r.get('node-name'))}.pem`,
+    shownDefault: 'certs/<node-name>.pem',
+  },
+  {
+    name: 'peer-tls-key-file',
+    kind: 'string',
+    help: 'its private key',
+    fallback: (r) => `certs/${String(r.get('node-name'))}-key.pem`,
+    shownDefault: 'certs/<node-name>-key.pem',
+  },
   { name: 'peer-tls-ca-file', kind: 'string', help: 'CA that signs peer certificates', fallback: () => 'certs/ca.pem' },
   { name: 'segment-max-store-bytes', kind: 'bytes', help: 'store file size at which a segment is sealed', fallback: () => 64 * 1024 ** 2 },
   { name: 'segment-max-index-bytes', kind: 'bytes', help: 'index file size at which a segment is sealed', fallback: () => 8 * 1024 ** 2 },
   { name: 'max-record-bytes', kind: 'bytes', help: 'largest record accepted', fallback: () => 1024 ** 2 },
   { name: 'sync', kind: 'sync', help: 'fsync policy: always | interval | never', fallback: () => 'always' },
   { name: 'sync-interval', kind: 'duration', help: 'fsync period for sync=interval', fallback: () => 100 },
-  { name: 'retention-max-bytes', kind: 'bytes', help: 'drop oldest segments above this size per topic (default: keep all)' },
-  { name: 'retention-max-age', kind: 'duration', help: 'drop segments older than this (default: keep all)' },
+  { name: 'retention-max-bytes', kind: 'bytes', help: 'drop oldest segments above this size per topic', shownDefault: 'keep all' },
+  { name: 'retention-max-age', kind: 'duration', help: 'drop segments older than this', shownDefault: 'keep all' },
   { name: 'raft-heartbeat-interval', kind: 'duration', help: 'leader heartbeat period', fallback: () => DEFAULT_AGENT_TIMINGS.heartbeatIntervalMs },
   { name: 'raft-election-timeout', kind: 'duration', help: 'follower election timeout', fallback: () => DEFAULT_AGENT_TIMINGS.electionTimeoutMs },
   { name: 'membership-probe-interval', kind: 'duration', help: 'how often a member probes another', fallback: () => DEFAULT_AGENT_TIMINGS.probeIntervalMs },
@@ -63,7 +77,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
   { name: 'reap-time', kind: 'duration', help: 'a failed member stays a voter this long before removal', fallback: () => DEFAULT_AGENT_TIMINGS.reapTimeMs },
   { name: 'reconcile-interval', kind: 'duration', help: 'how often the leader reconciles Raft with membership', fallback: () => DEFAULT_AGENT_TIMINGS.reconcileIntervalMs },
   { name: 'drain-timeout', kind: 'duration', help: 'how long open streams get on shutdown', fallback: () => DEFAULT_AGENT_TIMINGS.drainTimeoutMs },
-  { name: 'metrics-addr', kind: 'string', help: 'host:port for Prometheus /metrics (empty: off)', fallback: () => '' },
+  { name: 'metrics-addr', kind: 'string', help: 'host:port for Prometheus /metrics (empty: off)', fallback: () => '', shownDefault: 'off' },
   { name: 'log-level', kind: 'level', help: 'fatal | error | warn | info | debug | trace | silent', fallback: () => 'info' },
 ];
 
@@ -75,9 +89,35 @@ export const AGENT_USAGE = [
   '',
   ...usageRows([
     ['--config-file FILE', 'YAML file with any of the keys below'],
-    ...AGENT_OPTIONS.map((o): [string, string] => [`--${o.name}${o.kind === 'boolean' ? '' : ' VALUE'}`, o.help]),
+    ...AGENT_OPTIONS.map((o): [string, string] => {
+      const shown = shownDefault(o);
+      return [`--${o.name}${o.kind === 'boolean' ? '' : ' VALUE'}`, shown === undefined ? o.help : `${o.help} (default: ${shown})`];
+    }),
   ]),
 ].join('\n');
+
+/** The default as one would type it: 64MiB, 30s, none. Booleans go unsaid: a flag that is not given is off. */
+function shownDefault(o: OptionSpec): string | undefined {
+  if (o.shownDefault !== undefined) return o.shownDefault;
+  if (o.fallback === undefined || o.kind === 'boolean') return undefined;
+  const value = o.fallback(new Map());
+  switch (o.kind) {
+    case 'bytes':
+      return withUnit(value as number, [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]], '');
+    case 'duration':
+      return withUnit(value as number, [['h', 3_600_000], ['m', 60_000], ['s', 1000]], 'ms');
+    case 'list':
+      return (value as string[]).length === 0 ? 'none' : (value as string[]).join(',');
+    default:
+      return String(value);
+  }
+}
+
+/** In the largest unit that divides it evenly. */
+function withUnit(n: number, units: [string, number][], base: string): string {
+  const fit = units.find(([, size]) => n !== 0 && n % size === 0);
+  return fit ? `${n / fit[1]}${fit[0]}` : `${n}${base}`;
+}
 
 /** Aligns the help column after the longest flag, so no flag runs into its text. */
 function usageRows(rows: [string, string][]): string[] {

@@ -268,6 +268,27 @@ describe('proglog agent configuration', () => {
     expect(res.stdout).toContain('--start-join-addrs');
     expect(res.stdout).toContain('--peer-tls-ca-file');
   });
+
+  it("shows each option's default in --help", async () => {
+    const { stdout } = await run(['agent', '--help']);
+    const line = (flag: string): string => stdout.split('\n').find((l) => l.startsWith(`  --${flag} `)) ?? `no line for --${flag}`;
+    expect(line('data-dir')).toMatch(new RegExp(`\\(default: ${path.join(os.tmpdir(), 'proglog')}\\)$`));
+    expect(line('node-name')).toMatch(new RegExp(`\\(default: the host name, ${os.hostname()}\\)$`));
+    expect(line('bind-addr')).toMatch(/\(default: 127\.0\.0\.1:8401\)$/);
+    expect(line('rpc-port')).toMatch(/\(default: 8400\)$/);
+    expect(line('start-join-addrs')).toMatch(/\(default: none\)$/);
+    expect(line('peer-tls-cert-file')).toMatch(/\(default: certs\/<node-name>\.pem\)$/);
+    expect(line('segment-max-store-bytes')).toMatch(/\(default: 64MiB\)$/);
+    expect(line('sync-interval')).toMatch(/\(default: 100ms\)$/);
+    expect(line('reap-time')).toMatch(/\(default: 30s\)$/);
+    expect(line('retention-max-bytes')).toMatch(/\(default: keep all\)$/);
+    expect(line('metrics-addr')).toMatch(/\(default: off\)$/);
+    expect(line('log-level')).toMatch(/\(default: info\)$/);
+    // Every option that takes a value says what it is without one.
+    const valued = stdout.split('\n').filter((l) => / VALUE /.test(l));
+    expect(valued.length).toBeGreaterThan(25);
+    for (const l of valued) expect(l).toMatch(/\(default: [^)]+\)$/);
+  });
 });
 
 describe('proglog command line', () => {
