@@ -4,13 +4,13 @@
 import '../internal/polyfills.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { AGENT_ENV, AGENT_NODE_FLAGS } from '../cmd/proglog/agent-runtime.js';
-import { issueCert, writeDevCerts, type CertificateAuthority } from '../internal/config/index.js';
+import { peerCertPair, writeDevCerts } from '../internal/config/index.js';
 import { createClient } from '../internal/loadbalance/index.js';
 
 const USAGE = `usage: node dist/scripts/run-cluster.js [--dir DIR] [--certs DIR] [--nodes N] [--port-base PORT]
@@ -38,28 +38,13 @@ const proglogBin = path.resolve(here, '../cmd/proglog/main.js');
 // dist/scripts -> the repository root, where policy/ lives.
 const policyDir = path.resolve(here, '../../policy');
 
-function exists(file: string): boolean {
-  return fs.existsSync(file);
-}
-
-/** The dev certificate set, plus one peer certificate per node whose CN is the node name (membership checks it). */
+/**
+ * The dev certificate set, plus one peer certificate per node whose CN is the node name (membership checks it):
+ * what `proglog cert --peer node-1 --peer node-2 ...` writes. Files already there are kept.
+ */
 async function ensureCerts(certsDir: string, nodes: NodePlan[]): Promise<void> {
-  if (!exists(path.join(certsDir, 'ca.pem'))) {
-    console.log(`making development certificates in ${certsDir}/`);
-    await writeDevCerts(certsDir);
-  }
-  const missing = nodes.filter((n) => !exists(n.certFile) || !exists(n.keyFile));
-  if (missing.length === 0) return;
-  const caFile = path.join(certsDir, 'ca.pem');
-  const caKeyFile = path.join(certsDir, 'ca-key.pem');
-  if (!exists(caKeyFile)) throw new Error(`${caKeyFile} is missing: cannot issue peer certificates for ${missing.map((n) => n.name).join(', ')}`);
-  const ca: CertificateAuthority = { certPem: await readFile(caFile, 'utf8'), keyPem: await readFile(caKeyFile, 'utf8'), commonName: 'proglog CA' };
-  for (const n of missing) {
-    const cert = await issueCert(ca, { cn: n.name, hosts: ['localhost', HOST], server: true, client: true });
-    await writeFile(n.keyFile, cert.keyPem, { mode: 0o600 });
-    await writeFile(n.certFile, cert.certPem, { mode: 0o644 });
-    console.log(`wrote peer certificate ${n.certFile}`);
-  }
+  const { written } = await writeDevCerts(certsDir, { peers: nodes.map((n) => n.name) });
+  for (const file of written) console.log(`wrote ${file}`);
 }
 
 function agentArgs(n: NodePlan, certsDir: string, first: NodePlan): string[] {
@@ -148,8 +133,7 @@ async function main(): Promise<number> {
       rpcAddr: `${HOST}:${port}`,
       bindAddr: `${HOST}:${port + 1}`,
       metricsAddr: `${HOST}:${port + 2}`,
-      certFile: path.join(certsDir, `${name}.pem`),
-      keyFile: path.join(certsDir, `${name}-key.pem`),
+      ...peerCertPair(certsDir, name),
     };
   });
   fs.mkdirSync(dir, { recursive: true });

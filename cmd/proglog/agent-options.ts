@@ -2,12 +2,14 @@
 // set any of them under the same names; a flag given on the command line overrides the file. Unknown keys and
 // malformed values are refused with a UsageError naming the key.
 import { readFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
 import { DEFAULT_AGENT_TIMINGS, splitAddr, type AgentConfig } from '../../internal/agent/config.js';
-import { FRAME_HEADER_BYTES, MAX_TIMER_MS } from '../../internal/log/index.js';
+import { checkLogConfig } from '../../internal/agent/log-part.js';
+import { FRAME_HEADER_BYTES, InvalidConfigError, MAX_TIMER_MS } from '../../internal/log/index.js';
 import {
   UsageError,
   parseBoolean,
@@ -25,8 +27,10 @@ interface OptionSpec {
   name: string;
   kind: Kind;
   help: string;
-  /** Shown in help; computed from the options resolved so far (peer TLS defaults depend on the node name). */
+  /** The value when none is given; computed from the options resolved so far (peer TLS defaults depend on the node name). */
   fallback?: (resolved: Map<string, unknown>) => unknown;
+  /** How --help states the default, where the fallback's value alone would not say it (or there is none). */
+  shownDefault?: string;
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -34,8 +38,8 @@ const SYNCS = ['always', 'interval', 'never'] as const;
 
 export const AGENT_OPTIONS: readonly OptionSpec[] = [
   { name: 'data-dir', kind: 'string', help: 'directory for logs, Raft state and membership identity', fallback: () => path.join(os.tmpdir(), 'proglog') },
-  { name: 'node-name', kind: 'string', help: 'unique node name (the CN of its peer certificate)', fallback: () => os.hostname() },
-  { name: 'bind-addr', kind: 'string', help: 'host:port for membership (gossip)', fallback: () => '127.0.0.1:8401' },
+  { name: 'node-name', kind: 'string', help: 'unique node name (the CN of its peer certificate)', fallback: () => os.hostname(), shownDefault: `the host name, ${os.hostname()}` },
+  { name: 'bind-addr', kind: 'string', help: 'host:port for membership (gossip), advertised as is: not 0.0.0.0', fallback: () => '127.0.0.1:8401' },
   { name: 'rpc-port', kind: 'port', help: 'port for gRPC clients and Raft peers, on the host of bind-addr', fallback: () => 8400 },
   { name: 'start-join-addrs', kind: 'list', help: 'membership addresses of nodes to join (comma-separated)', fallback: () => [] },
   { name: 'bootstrap', kind: 'boolean', help: 'start a new cluster with this node as leader', fallback: () => false },
@@ -44,17 +48,29 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
   { name: 'server-tls-cert-file', kind: 'string', help: 'certificate gRPC clients see', fallback: () => 'certs/server.pem' },
   { name: 'server-tls-key-file', kind: 'string', help: 'its private key', fallback: () => 'certs/server-key.pem' },
   { name: 'server-tls-ca-file', kind: 'string', help: 'CA that signs client certificates', fallback: () => 'certs/ca.pem' },
-  { name: 'peer-tls-cert-file', kind: 'string', help: 'certificate for Raft and membership (CN = node-name)', fallback: (r) => `certs/${String(r.get('node-name'))}.pem` },
-  { name: 'peer-tls-key-file', kind: 'string', help: 'its private key', fallback: (r) => `certs/${String(r.get('node-name'))}-key.pem` },
+  {
+    name: 'peer-tls-cert-file',
+    kind: 'string',
+    help: 'certificate for Raft and membership (CN = node-name; proglog cert --peer NODE makes it)',
+    fallback: (r) => `certs/${String(r.get('node-name'))}.pem`,
+    shownDefault: 'certs/<node-name>.pem',
+  },
+  {
+    name: 'peer-tls-key-file',
+    kind: 'string',
+    help: 'its private key',
+    fallback: (r) => `certs/${String(r.get('node-name'))}-key.pem`,
+    shownDefault: 'certs/<node-name>-key.pem',
+  },
   { name: 'peer-tls-ca-file', kind: 'string', help: 'CA that signs peer certificates', fallback: () => 'certs/ca.pem' },
   { name: 'segment-max-store-bytes', kind: 'bytes', help: 'store file size at which a segment is sealed', fallback: () => 64 * 1024 ** 2 },
   { name: 'segment-max-index-bytes', kind: 'bytes', help: 'index file size at which a segment is sealed', fallback: () => 8 * 1024 ** 2 },
   { name: 'max-record-bytes', kind: 'bytes', help: 'largest record accepted', fallback: () => 1024 ** 2 },
   { name: 'sync', kind: 'sync', help: 'fsync policy: always | interval | never', fallback: () => 'always' },
   { name: 'sync-interval', kind: 'duration', help: 'fsync period for sync=interval', fallback: () => 100 },
-  { name: 'retention-max-bytes', kind: 'bytes', help: 'drop oldest segments above this size per topic (default: keep all)' },
-  { name: 'retention-max-age', kind: 'duration', help: 'drop segments older than this (default: keep all)' },
-  { name: 'max-topics', kind: 'count', help: 'most topics the cluster holds; a produce creating one more is refused (default: no limit)' },
+  { name: 'retention-max-bytes', kind: 'bytes', help: 'drop oldest segments above this size per topic', shownDefault: 'keep all' },
+  { name: 'retention-max-age', kind: 'duration', help: 'drop segments older than this', shownDefault: 'keep all' },
+  { name: 'max-topics', kind: 'count', help: 'most topics the cluster holds; a produce creating one more is refused', shownDefault: 'no limit' },
   { name: 'raft-heartbeat-interval', kind: 'duration', help: 'leader heartbeat period', fallback: () => DEFAULT_AGENT_TIMINGS.heartbeatIntervalMs },
   { name: 'raft-election-timeout', kind: 'duration', help: 'follower election timeout', fallback: () => DEFAULT_AGENT_TIMINGS.electionTimeoutMs },
   { name: 'membership-probe-interval', kind: 'duration', help: 'how often a member probes another', fallback: () => DEFAULT_AGENT_TIMINGS.probeIntervalMs },
@@ -62,7 +78,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
   { name: 'reap-time', kind: 'duration', help: 'a failed member stays a voter this long before removal', fallback: () => DEFAULT_AGENT_TIMINGS.reapTimeMs },
   { name: 'reconcile-interval', kind: 'duration', help: 'how often the leader reconciles Raft with membership', fallback: () => DEFAULT_AGENT_TIMINGS.reconcileIntervalMs },
   { name: 'drain-timeout', kind: 'duration', help: 'how long open streams get on shutdown', fallback: () => DEFAULT_AGENT_TIMINGS.drainTimeoutMs },
-  { name: 'metrics-addr', kind: 'string', help: 'host:port for Prometheus /metrics (empty: off)', fallback: () => '' },
+  { name: 'metrics-addr', kind: 'string', help: 'host:port for Prometheus /metrics (empty: off)', fallback: () => '', shownDefault: 'off' },
   { name: 'log-level', kind: 'level', help: 'fatal | error | warn | info | debug | trace | silent', fallback: () => 'info' },
 ];
 
@@ -74,9 +90,35 @@ export const AGENT_USAGE = [
   '',
   ...usageRows([
     ['--config-file FILE', 'YAML file with any of the keys below'],
-    ...AGENT_OPTIONS.map((o): [string, string] => [`--${o.name}${o.kind === 'boolean' ? '' : ' VALUE'}`, o.help]),
+    ...AGENT_OPTIONS.map((o): [string, string] => {
+      const shown = shownDefault(o);
+      return [`--${o.name}${o.kind === 'boolean' ? '' : ' VALUE'}`, shown === undefined ? o.help : `${o.help} (default: ${shown})`];
+    }),
   ]),
 ].join('\n');
+
+/** The default as one would type it: 64MiB, 30s, none. Booleans go unsaid: a flag that is not given is off. */
+function shownDefault(o: OptionSpec): string | undefined {
+  if (o.shownDefault !== undefined) return o.shownDefault;
+  if (o.fallback === undefined || o.kind === 'boolean') return undefined;
+  const value = o.fallback(new Map());
+  switch (o.kind) {
+    case 'bytes':
+      return withUnit(value as number, [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]], '');
+    case 'duration':
+      return withUnit(value as number, [['h', 3_600_000], ['m', 60_000], ['s', 1000]], 'ms');
+    case 'list':
+      return (value as string[]).length === 0 ? 'none' : (value as string[]).join(',');
+    default:
+      return String(value);
+  }
+}
+
+/** In the largest unit that divides it evenly. */
+function withUnit(n: number, units: [string, number][], base: string): string {
+  const fit = units.find(([, size]) => n !== 0 && n % size === 0);
+  return fit ? `${n / fit[1]}${fit[0]}` : `${n}${base}`;
+}
 
 /** Aligns the help column after the longest flag, so no flag runs into its text. */
 function usageRows(rows: [string, string][]): string[] {
@@ -168,7 +210,11 @@ function toAgentConfig(r: Map<string, unknown>): AgentConfig {
     throw new UsageError(`node-name: "${nodeName}" must be 1-64 characters of [A-Za-z0-9._-] starting with a letter or digit`);
   }
   if (str('data-dir') === '') throw new UsageError('data-dir: must not be empty');
-  wrapAddr(str('bind-addr'), 'bind-addr');
+  const bindPort = requireDialableBindAddr(str('bind-addr'));
+  // The RPC port is on the host of bind-addr, so the two can only both be bound if they differ (0: the OS picks).
+  if (num('rpc-port') !== 0 && num('rpc-port') === bindPort) {
+    throw new UsageError(`rpc-port: ${num('rpc-port')} is also the port of bind-addr (${str('bind-addr')}): membership and RPC need a port each`);
+  }
   for (const a of r.get('start-join-addrs') as string[]) wrapAddr(a, 'start-join-addrs');
   if (str('metrics-addr') !== '') wrapAddr(str('metrics-addr'), 'metrics-addr');
   if (num('raft-heartbeat-interval') < 1) throw new UsageError('raft-heartbeat-interval: must be at least 1ms');
@@ -176,7 +222,7 @@ function toAgentConfig(r: Map<string, unknown>): AgentConfig {
     throw new UsageError('raft-election-timeout: must be longer than raft-heartbeat-interval');
   }
   if (num('membership-probe-interval') < 2) throw new UsageError('membership-probe-interval: must be at least 2ms');
-  for (const k of ['segment-max-store-bytes', 'segment-max-index-bytes', 'max-record-bytes', 'reconcile-interval', 'sync-interval', 'membership-suspicion-timeout']) {
+  for (const k of ['max-record-bytes', 'reconcile-interval', 'sync-interval', 'membership-suspicion-timeout']) {
     if (num(k) < 1) throw new UsageError(`${k}: must be greater than 0`);
   }
   if (num('sync-interval') > MAX_TIMER_MS) {
@@ -203,6 +249,7 @@ function toAgentConfig(r: Map<string, unknown>): AgentConfig {
   if (retentionMaxAgeMs !== undefined) log.retentionMaxAgeMs = retentionMaxAgeMs;
   const maxTopics = optNum('max-topics');
   if (maxTopics !== undefined) log.maxTopics = maxTopics;
+  requireValidLog(log);
   return {
     dataDir: str('data-dir'),
     nodeName,
@@ -225,10 +272,55 @@ function toAgentConfig(r: Map<string, unknown>): AgentConfig {
   };
 }
 
-function wrapAddr(addr: string, key: string): void {
+/** The flag behind each field of the log's config, for naming it when the log refuses the value. */
+const LOG_FLAGS: Readonly<Record<string, string>> = {
+  'segment.maxStoreBytes': 'segment-max-store-bytes',
+  'segment.maxIndexBytes': 'segment-max-index-bytes',
+  maxRecordBytes: 'max-record-bytes',
+  sync: 'sync',
+  syncIntervalMs: 'sync-interval',
+  'retention.maxLogBytes': 'retention-max-bytes',
+  'retention.maxAgeMs': 'retention-max-age',
+};
+
+/**
+ * Runs the log's own validation, the one the agent runs when it opens its log, so that the CLI refuses exactly
+ * what the log would refuse (its minimums included: an index holds at least one 12-byte entry), by flag name.
+ */
+function requireValidLog(log: AgentConfig['log']): void {
   try {
-    splitAddr(addr, key);
+    checkLogConfig({ log });
+  } catch (err) {
+    if (err instanceof InvalidConfigError) throw new UsageError(`${LOG_FLAGS[err.field] ?? err.field}: ${err.detail}`);
+    throw err;
+  }
+}
+
+function wrapAddr(addr: string, key: string): { host: string; port: number } {
+  try {
+    return splitAddr(addr, key);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+}
+
+const UNSPECIFIED = new net.BlockList();
+UNSPECIFIED.addAddress('0.0.0.0', 'ipv4');
+UNSPECIFIED.addAddress('::', 'ipv6');
+
+/**
+ * The node advertises its bind address as is (membership, and the RPC address Raft peers and the load-balancing
+ * client dial), and there is no separate advertise address: listening on every interface would announce an
+ * address nobody can reach.
+ */
+function requireDialableBindAddr(addr: string): number {
+  const { host, port } = wrapAddr(addr, 'bind-addr');
+  const family = net.isIP(host);
+  if (family !== 0 && UNSPECIFIED.check(host, family === 6 ? 'ipv6' : 'ipv4')) {
+    throw new UsageError(
+      `bind-addr: ${addr} is the unspecified address, which other nodes and clients cannot dial, and the node advertises ` +
+        `its bind address: give an address of this host that they can reach (e.g. 10.0.0.1:8401)`,
+    );
+  }
+  return port;
 }

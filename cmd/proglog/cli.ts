@@ -3,7 +3,7 @@
 // 2 bad usage or configuration (one line on stderr says what).
 import { runCert } from './cert.js';
 import { CLIENT_USAGE, runConsume, runProduce, runServers, type CommandIO } from './client-commands.js';
-import { UsageError } from './values.js';
+import { UsageError, oneLine } from './values.js';
 
 const USAGE = `usage: proglog <command> [flags]
 
@@ -46,10 +46,10 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
     }
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr.write(`proglog ${command}: ${err.message}\n`);
+      io.stderr.write(`proglog ${command}: ${oneLine(err.message)}\n`);
       return 2;
     }
-    io.stderr.write(`proglog ${command}: ${err instanceof Error ? err.message : String(err)}\n`);
+    io.stderr.write(`proglog ${command}: ${oneLine(err instanceof Error ? err.message : String(err))}\n`);
     return 1;
   }
 }

@@ -175,8 +175,14 @@ function formatRecord(r: LogRecord, withOffsets: boolean): string {
   return withOffsets ? `${r.offset}\t${r.value.toString('utf8')}\n` : `${r.value.toString('utf8')}\n`;
 }
 
+/** Only produce takes arguments: elsewhere one would be silently dropped (`consume 5` would read from 0). */
+function refuseArguments(positionals: string[], hint: (arg: string) => string): void {
+  const arg = positionals[0];
+  if (arg !== undefined) throw new UsageError(`unexpected argument ${JSON.stringify(arg)}: ${hint(arg)}`);
+}
+
 export async function runConsume(argv: string[], io: CommandIO): Promise<number> {
-  const { values } = parse(argv, {
+  const { values, positionals } = parse(argv, {
     offset: { type: 'string' },
     follow: { type: 'boolean' },
     'with-offsets': { type: 'boolean' },
@@ -187,6 +193,7 @@ export async function runConsume(argv: string[], io: CommandIO): Promise<number>
     io.stdout.write(`${CLIENT_USAGE}\n`);
     return 0;
   }
+  refuseArguments(positionals, (arg) => `to start at an offset, use --offset ${/^\d+$/.test(arg) ? arg : 'N'}`);
   const offset = values.offset === undefined ? 0 : parseInteger('offset', values.offset, 0, Number.MAX_SAFE_INTEGER);
   const withOffsets = values['with-offsets'] === true;
   const conn = await connect(values);
@@ -262,11 +269,12 @@ async function follow(conn: Connection, offset: number, withOffsets: boolean, li
 }
 
 export async function runServers(argv: string[], io: CommandIO): Promise<number> {
-  const { values } = parse(argv, {});
+  const { values, positionals } = parse(argv, {});
   if (values.help === true) {
     io.stdout.write(`${CLIENT_USAGE}\n`);
     return 0;
   }
+  refuseArguments(positionals, () => 'servers takes only flags');
   const conn = await connect(values);
   try {
     const res = await withRetry(Date.now() + conn.timeoutMs, (deadline) => unary(conn.client.getServers.bind(conn.client), {}, deadline));

@@ -8,6 +8,18 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * An error message as the one line on stderr the commands promise: messages from libraries may span lines of
+ * advice or carry a nested error's stack frames, which say nothing to the person at the terminal.
+ */
+export function oneLine(message: string): string {
+  return message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !/^at\s/.test(line))
+    .join(' ');
+}
+
 const BYTE_UNITS: Record<string, number> = {
   '': 1,
   b: 1,

@@ -121,8 +121,17 @@ export class Agent {
       // First: a second agent on this dir must stop before it touches anything in it.
       const lock = await DataDirLock.acquire(config.dataDir);
       undo.push(async () => lock.release());
-      const serverTls = await loadServerTLS(config.serverTls);
-      const peerTls: ServerTLS = await loadServerTLS(config.peerTls);
+      // Named by their settings: a missing peer certificate is otherwise easily taken for the server's.
+      const serverTls = await loadServerTLS(config.serverTls, {
+        cert: 'server-tls-cert-file: server certificate',
+        key: 'server-tls-key-file: server private key',
+        ca: 'server-tls-ca-file: CA certificate',
+      });
+      const peerTls: ServerTLS = await loadServerTLS(config.peerTls, {
+        cert: 'peer-tls-cert-file: peer certificate',
+        key: 'peer-tls-key-file: peer private key',
+        ca: 'peer-tls-ca-file: CA certificate',
+      });
       const authorizer = await CasbinAuthorizer.fromFiles(config.aclModelFile, config.aclPolicyFile);
 
       // Bind first: with rpc-port 0 the address is only known now, and Raft must announce it.

@@ -2,10 +2,11 @@
 // the data dir, Raft timings derived from the agent's heartbeat and election settings.
 import { memberName } from '../distributed/node-identity.js';
 import { ReplicatedLog } from '../distributed/replicated-log.js';
+import { topicLogConfig } from '../distributed/topic-state-machine.js';
 import type { LogConfigInput } from '../log/index.js';
 import type { LogPartContext, ReplicatedLogPart } from './agent.js';
 
-export function logConfigOf(config: LogPartContext['config']): LogConfigInput {
+export function logConfigOf(config: Pick<LogPartContext['config'], 'log'>): LogConfigInput {
   const { log } = config;
   const retention: NonNullable<LogConfigInput['retention']> = {};
   if (log.retentionMaxBytes !== undefined) retention.maxLogBytes = log.retentionMaxBytes;
@@ -17,6 +18,14 @@ export function logConfigOf(config: LogPartContext['config']): LogConfigInput {
     maxRecordBytes: log.maxRecordBytes,
     retention,
   };
+}
+
+/**
+ * Throws InvalidConfigError for log settings the replicated log would refuse: the check ReplicatedLog.open makes,
+ * for a caller that wants to refuse them before anything starts.
+ */
+export function checkLogConfig(config: Pick<LogPartContext['config'], 'log'>): void {
+  topicLogConfig(logConfigOf(config));
 }
 
 export async function openReplicatedLog(ctx: LogPartContext): Promise<ReplicatedLogPart> {

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { tryLock } from 'fs-native-extensions';
+import { UnusableDirError, ensureDir } from './dirs.js';
 
 export const LOCK_FILE = 'LOCK';
 
@@ -26,10 +27,13 @@ export class DataDirLockedError extends Error {
 export class DataDirLock {
   private constructor(private fd: number | null) {}
 
-  /** Creates `dataDir` if needed and locks it; DataDirLockedError if another holder has it. */
+  /**
+   * Creates `dataDir` if needed and locks it; DataDirLockedError if another holder has it, UnusableDirError if
+   * it cannot be a data dir (a file, under a file, not writable).
+   */
   static async acquire(dataDir: string): Promise<DataDirLock> {
-    await fs.promises.mkdir(dataDir, { recursive: true });
-    const fd = fs.openSync(path.join(dataDir, LOCK_FILE), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+    await ensureDir(dataDir, 'data dir');
+    const fd = openLockFile(dataDir);
     try {
       if (!tryLock(fd)) throw new DataDirLockedError(path.resolve(dataDir), holderOf(fd));
       // Only for the message a second agent prints: the lock is the kernel's, not this text.
@@ -55,6 +59,18 @@ export class DataDirLock {
     const fd = this.fd;
     this.fd = null;
     fs.closeSync(fd);
+  }
+}
+
+function openLockFile(dataDir: string): number {
+  try {
+    return fs.openSync(path.join(dataDir, LOCK_FILE), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+      throw new UnusableDirError(dataDir, `data dir ${dataDir} is not writable (${code})`, { cause: err });
+    }
+    throw err;
   }
 }
 

@@ -1,10 +1,12 @@
 // The development certificate set in one folder, with the book's file names: a CA, a server certificate for the
-// local hosts, and one client certificate per identity (root and nobody by default). Existing files are never
-// overwritten unless asked; an existing CA is reused, so adding an identity later keeps every other cert valid.
+// local hosts, one client certificate per identity (root and nobody by default), and one peer certificate per node
+// asked for (NAME.pem, the agent's default for a node named NAME). Existing files are never overwritten unless
+// asked; an existing CA is reused, so adding an identity or a node later keeps every other cert valid.
 import { constants } from 'node:fs';
-import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { commonNameOf, generateCA, issueCert, type CertificateAuthority } from './certgen.js';
+import { ensureDir } from './dirs.js';
 
 export const CA_CERT_FILE = 'ca.pem';
 export const CA_KEY_FILE = 'ca-key.pem';
@@ -25,6 +27,8 @@ export interface DevCertPaths {
   server: CertPair;
   /** By identity (the client certificate's CN). */
   clients: Record<string, CertPair>;
+  /** By node name (the peer certificate's CN). */
+  peers: Record<string, CertPair>;
 }
 
 export interface DevCertOptions {
@@ -32,6 +36,11 @@ export interface DevCertOptions {
   hosts?: string[];
   /** Client identities; defaults to root and nobody. */
   clients?: string[];
+  /**
+   * Node names to issue peer certificates for: CN the node name (membership and Raft check it), the server
+   * certificate's hosts as SANs, valid as server and client (a node both dials and answers its peers).
+   */
+  peers?: string[];
   /** Replace existing files (a new CA, so every certificate is reissued). */
   force?: boolean;
   validityDays?: number;
@@ -53,6 +62,29 @@ export class InvalidIdentityError extends Error {
   override readonly name = 'InvalidIdentityError';
   constructor(readonly identity: string) {
     super(`invalid client identity ${JSON.stringify(identity)}: use 1-64 characters of [A-Za-z0-9._-] starting with a letter or digit`);
+  }
+}
+
+/**
+ * A node name that cannot be a peer certificate's CN and file name: NAME.pem and NAME-key.pem would be another
+ * certificate of the set (ca, server, a client's, or another node's key).
+ */
+export class InvalidPeerNameError extends Error {
+  override readonly name = 'InvalidPeerNameError';
+  constructor(
+    readonly peer: string,
+    reason: string,
+  ) {
+    super(`invalid peer name ${JSON.stringify(peer)}: ${reason}`);
+  }
+}
+
+function checkPeerName(name: string): void {
+  if (!IDENTITY_PATTERN.test(name)) {
+    throw new InvalidPeerNameError(name, 'a node name is 1-64 characters of [A-Za-z0-9._-] starting with a letter or digit');
+  }
+  if (name === 'ca' || name === 'server' || name.endsWith('-client') || name.endsWith('-key')) {
+    throw new InvalidPeerNameError(name, `its files ${name}.pem and ${name}-key.pem would be taken for another certificate of the set: name the node otherwise`);
   }
 }
 
@@ -79,13 +111,19 @@ export function clientCertPair(dir: string, identity: string): CertPair {
   return { certFile: join(dir, `${identity}-client.pem`), keyFile: join(dir, `${identity}-client-key.pem`) };
 }
 
-export function devCertPaths(dir: string, clients: readonly string[] = DEFAULT_CLIENTS): DevCertPaths {
+/** Where the agent of node `name` looks for its peer certificate by default (--peer-tls-cert-file, --peer-tls-key-file). */
+export function peerCertPair(dir: string, name: string): CertPair {
+  return { certFile: join(dir, `${name}.pem`), keyFile: join(dir, `${name}-key.pem`) };
+}
+
+export function devCertPaths(dir: string, clients: readonly string[] = DEFAULT_CLIENTS, peers: readonly string[] = []): DevCertPaths {
   return {
     dir,
     caFile: join(dir, CA_CERT_FILE),
     caKeyFile: join(dir, CA_KEY_FILE),
     server: { certFile: join(dir, SERVER_CERT_FILE), keyFile: join(dir, SERVER_KEY_FILE) },
     clients: Object.fromEntries(clients.map((identity) => [identity, clientCertPair(dir, identity)])),
+    peers: Object.fromEntries(peers.map((name) => [name, peerCertPair(dir, name)])),
   };
 }
 
@@ -94,12 +132,14 @@ export async function writeDevCerts(dir: string, options: DevCertOptions = {}): 
   for (const identity of clients) {
     if (!IDENTITY_PATTERN.test(identity)) throw new InvalidIdentityError(identity);
   }
+  const peers = [...new Set(options.peers ?? [])];
+  for (const name of peers) checkPeerName(name);
   const hosts = [...new Set([...DEFAULT_SERVER_HOSTS, ...(options.hosts ?? [])])];
-  const paths = devCertPaths(dir, clients);
+  const paths = devCertPaths(dir, clients, peers);
   const force = options.force ?? false;
   const keyBits = options.keyBits;
   const validityDays = options.validityDays;
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await ensureDir(dir, 'certificate dir', 0o700);
 
   const written: string[] = [];
   const kept: string[] = [];
@@ -124,6 +164,10 @@ export async function writeDevCerts(dir: string, options: DevCertOptions = {}): 
     ...clients.map((identity) => ({
       pair: clientCertPair(dir, identity),
       issue: () => issueCert(ca, { cn: identity, client: true, keyBits, validityDays }),
+    })),
+    ...peers.map((name) => ({
+      pair: peerCertPair(dir, name),
+      issue: () => issueCert(ca, { cn: name, hosts, server: true, client: true, keyBits, validityDays }),
     })),
   ];
   for (const { pair, issue } of wanted) {

@@ -7,11 +7,13 @@ export {
   DEFAULT_SERVER_HOSTS,
   IncompleteCertPairError,
   InvalidIdentityError,
+  InvalidPeerNameError,
   MissingCAKeyError,
   SERVER_CERT_FILE,
   SERVER_KEY_FILE,
   clientCertPair,
   devCertPaths,
+  peerCertPair,
   writeDevCerts,
 } from './dev-certs.js';
 export type { CertPair, DevCertOptions, DevCertPaths, DevCertResult } from './dev-certs.js';
@@ -26,5 +28,6 @@ export {
   loadServerTLS,
   serverTLSFromPEM,
 } from './tls.js';
-export type { ClientTLS, ClientTLSFiles, ClientTLSPem, ServerTLS, ServerTLSFiles, ServerTLSPem } from './tls.js';
+export type { ClientTLS, ClientTLSFiles, ClientTLSPem, ServerTLS, ServerTLSFiles, ServerTLSPem, TLSFileRoles } from './tls.js';
 export { DataDirLock, DataDirLockedError } from './data-dir-lock.js';
+export { UnusableDirError, ensureDir } from './dirs.js';

@@ -101,11 +101,20 @@ export class TLSIncompletePairError extends TLSConfigError {
   }
 }
 
-export async function loadServerTLS(files: ServerTLSFiles): Promise<ServerTLS> {
+/** What error messages call each file: a caller whose files are not a server's, or come from named settings, says so. */
+export interface TLSFileRoles {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+const SERVER_ROLES: TLSFileRoles = { cert: 'server certificate', key: 'server private key', ca: 'CA certificate' };
+
+export async function loadServerTLS(files: ServerTLSFiles, roles: TLSFileRoles = SERVER_ROLES): Promise<ServerTLS> {
   return serverTLS({
-    ca: await readCertificate(files.caFile, 'CA certificate'),
-    cert: await readCertificate(files.certFile, 'server certificate'),
-    key: await readKey(files.keyFile, 'server private key'),
+    ca: await readCertificate(files.caFile, roles.ca),
+    cert: await readCertificate(files.certFile, roles.cert),
+    key: await readKey(files.keyFile, roles.key),
     certFile: files.certFile,
     keyFile: files.keyFile,
   });

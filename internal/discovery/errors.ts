@@ -16,7 +16,10 @@ export class JoinError extends DiscoveryError {
     readonly addrs: string[],
     readonly causes: unknown[],
   ) {
-    super(`could not join through any of ${addrs.join(', ')}`, { cause: causes[0] });
+    // The last one tried says why, in the one line a person starting a node sees.
+    const last = causes[causes.length - 1];
+    const why = last === undefined ? '' : ` (last failure: ${(last instanceof Error ? last.message : String(last)).split('\n')[0]})`;
+    super(`could not join through any of ${addrs.join(', ')}${why}`, { cause: last });
   }
 }
 
@@ -40,3 +43,6 @@ export class MembershipStoppedError extends DiscoveryError {}
 
 /** The other member closed a direct exchange without answering: it refused our request or is shutting down. */
 export class ExchangeRefusedError extends DiscoveryError {}
+
+/** A direct exchange did not happen: the address did not answer, in time or at all, or is not a member. */
+export class ExchangeFailedError extends DiscoveryError {}

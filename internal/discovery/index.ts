@@ -36,6 +36,7 @@ export { LinkFaults } from './link-faults.js';
 export {
   BadSignatureError,
   DiscoveryError,
+  ExchangeFailedError,
   ExchangeRefusedError,
   JoinError,
   MalformedMessageError,

@@ -13,7 +13,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { isIP } from 'node:net';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { parseHostPort } from './config.js';
-import { ExchangeRefusedError, MalformedMessageError } from './errors.js';
+import { DiscoveryError, ExchangeFailedError, ExchangeRefusedError, MalformedMessageError } from './errors.js';
 import type { LinkFaults } from './link-faults.js';
 import type { GossipVerdict, MembershipTransport, PeerAddress, PeerDirectory } from './transport.js';
 
@@ -61,6 +61,54 @@ function abortOnSignal(stream: Stream, signal: AbortSignal): () => void {
 }
 
 type Services = { identify: unknown; ping: Ping; pubsub: PubSub };
+
+/**
+ * A failed exchange in words a person can act on (it ends up in "could not join through ..."), instead of
+ * libp2p's "stream reset" or "unexpected end of input". Errors of this protocol pass as they are.
+ */
+function exchangeFailure(addr: string, err: unknown, timedOutAfterMs: number | undefined): unknown {
+  if (err instanceof DiscoveryError) return err;
+  const { code, name } = err as { code?: unknown; name?: unknown };
+  if (timedOutAfterMs !== undefined || name === 'TimeoutError') {
+    return new ExchangeFailedError(`${addr}: no answer within ${timedOutAfterMs ?? 'the'} ms`, { cause: err });
+  }
+  // The member takes the connection and then drops the exchange: it refused what we sent, which with a working
+  // member means our claim, i.e. our certificate.
+  if (name === 'StreamResetError') {
+    return new ExchangeRefusedError(`${addr} refused the exchange (does it trust this node's peer certificate: from the cluster CA, CN the node name?)`, { cause: err });
+  }
+  if (name === 'EncryptionFailedError' || name === 'InvalidCryptoExchangeError') {
+    return new ExchangeFailedError(`${addr}: the connection handshake failed (is it the membership address, bind-addr, of a node of this cluster?)`, { cause: err });
+  }
+  const reason = typeof code === 'string' ? SOCKET_REASONS[code] : undefined;
+  const text = reason ?? (err instanceof Error ? err.message : String(err)).split('\n')[0];
+  return new ExchangeFailedError(`${addr}: ${text}`, { cause: err });
+}
+
+const SOCKET_REASONS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host not found',
+};
+
+const LISTEN_REASONS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'address in use',
+  EADDRNOTAVAIL: 'address not available on this host',
+  EACCES: 'permission denied',
+};
+
+/**
+ * libp2p reports a failed listen as several lines of advice with the socket error's stack inside, and keeps no
+ * reference to that error: its code, found in the text, is what the person starting the node needs.
+ */
+function listenFailure(err: unknown): unknown {
+  const code = err instanceof Error ? /\blisten (E[A-Z]+)\b/.exec(err.message)?.[1] : undefined;
+  if (code === undefined) return err;
+  return Object.assign(new Error(LISTEN_REASONS[code] ?? `listen ${code}`, { cause: err }), { code });
+}
 
 export class Libp2pTransport implements MembershipTransport {
   private judge: (data: Uint8Array) => GossipVerdict = () => 'ignore';
@@ -119,6 +167,8 @@ export class Libp2pTransport implements MembershipTransport {
           heartbeatInterval: opts.gossipIntervalMs,
         }),
       },
+    }).catch((err: unknown) => {
+      throw listenFailure(err);
     });
     const transport = new Libp2pTransport(node, opts.directory, opts.connectTimeoutMs ?? 2000, faults);
     node.services.pubsub.topicValidators.set(membershipTopic, (_peer, msg) => {
@@ -177,17 +227,21 @@ export class Libp2pTransport implements MembershipTransport {
 
   async request(to: PeerAddress, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     const signal = AbortSignal.timeout(timeoutMs);
-    const stream = await this.node.dialProtocol(toMultiaddr(to), membershipProtocol, { signal });
-    const release = abortOnSignal(stream, signal);
     try {
-      await stream.sink([data]);
-      const response = await readToEnd(stream);
-      if (signal.aborted) throw new Error('exchange timed out');
-      if (response.byteLength === 0) throw new ExchangeRefusedError(`${to.addr} closed the exchange without answering`);
-      return response;
-    } finally {
-      release();
-      await stream.close().catch(() => undefined);
+      const stream = await this.node.dialProtocol(toMultiaddr(to), membershipProtocol, { signal });
+      const release = abortOnSignal(stream, signal);
+      try {
+        await stream.sink([data]);
+        const response = await readToEnd(stream);
+        if (signal.aborted) throw new Error('exchange timed out');
+        if (response.byteLength === 0) throw new ExchangeRefusedError(`${to.addr} closed the exchange without answering`);
+        return response;
+      } finally {
+        release();
+        await stream.close().catch(() => undefined);
+      }
+    } catch (err) {
+      throw exchangeFailure(to.addr, err, signal.aborted ? timeoutMs : undefined);
     }
   }
 

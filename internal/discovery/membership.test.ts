@@ -154,7 +154,10 @@ describe('Membership security', () => {
   test('a node with a certificate from another CA cannot join: JoinError, and it is never a member', async () => {
     const n0 = await cluster.start('n0');
     const foreign = await createTestCa('rogue CA');
-    await expect(cluster.start('rogue', { tls: await foreign.issue('rogue') })).rejects.toBeInstanceOf(JoinError);
+    const joining = cluster.start('rogue', { tls: await foreign.issue('rogue') });
+    await expect(joining).rejects.toBeInstanceOf(JoinError);
+    // Its one line says why, as far as the rogue can tell: n0 refused it.
+    await expect(joining).rejects.toThrow(/^could not join through any of \S+ \(last failure: \S+ refused the exchange \(does it trust this node's peer certificate/);
     expect(n0.rejected.some((e) => e instanceof UntrustedCertificateError)).toBe(true);
     expect(n0.membership.members().map((m) => m.name)).toEqual(['n0']);
   });
@@ -207,7 +210,9 @@ describe('Membership security', () => {
     await cluster.start('n0', { preSharedKey: psk });
     await cluster.start('n1', { preSharedKey: psk });
     await waitFor(() => cluster.allSeeAlive(['n0', 'n1']), detectMs, 'two alive');
-    await expect(cluster.start('n2')).rejects.toBeInstanceOf(JoinError);
+    const joining = cluster.start('n2');
+    await expect(joining).rejects.toBeInstanceOf(JoinError);
+    await expect(joining).rejects.toThrow(/\(last failure: \S+: the connection handshake failed/);
     expect(cluster.node('n0').membership.members().map((m) => m.name)).toEqual(['n0', 'n1']);
   });
 
@@ -234,6 +239,26 @@ describe('Membership security', () => {
       }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(JoinError);
       expect((err as JoinError).addrs).toEqual(['127.0.0.1:1']);
+      expect((err as Error).message).toBe('could not join through any of 127.0.0.1:1 (last failure: 127.0.0.1:1: connection refused)');
+
+      // Something that takes the connection and never answers.
+      const held: net.Socket[] = [];
+      const silent = net.createServer((socket) => void held.push(socket));
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const silentAddr = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+      try {
+        const timedOut = await Membership.start({
+          nodeName: 'n0', bindAddr: '127.0.0.1:0', tags: { rpc_addr: 'x:1' }, startJoinAddrs: ['127.0.0.1:1', silentAddr],
+          tls: await ca.issue('n0'), dataDir: dir, timings: fastTimings,
+        }).catch((e: unknown) => e);
+        expect(timedOut).toBeInstanceOf(JoinError);
+        expect((timedOut as Error).message).toMatch(
+          new RegExp(`^could not join through any of 127\\.0\\.0\\.1:1, ${silentAddr} \\(last failure: ${silentAddr}: no answer within \\d+ ms\\)$`),
+        );
+      } finally {
+        for (const socket of held) socket.destroy();
+        await new Promise((resolve) => silent.close(resolve));
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -262,7 +287,10 @@ describe('Membership security', () => {
       await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
       try {
         const port = (taken.address() as net.AddressInfo).port;
-        await expect(Membership.start({ ...base, bindAddr: `127.0.0.1:${port}` })).rejects.toBeInstanceOf(MembershipConfigError);
+        const start = Membership.start({ ...base, bindAddr: `127.0.0.1:${port}` });
+        await expect(start).rejects.toBeInstanceOf(MembershipConfigError);
+        // One line that says why, not libp2p's advice with the socket error's stack frames in it.
+        await expect(start).rejects.toThrow(new RegExp(`^cannot listen on 127\\.0\\.0\\.1:${port}: address in use$`));
       } finally {
         await new Promise((resolve) => taken.close(resolve));
       }

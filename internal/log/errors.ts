@@ -79,7 +79,8 @@ export class TooManyTopicsError extends LogError {
 export class InvalidConfigError extends LogError {
   constructor(
     readonly field: string,
-    detail: string,
+    /** What is wrong, without the field: a caller that names the setting its own way (a CLI flag) uses this. */
+    readonly detail: string,
   ) {
     super('INVALID_CONFIG', `invalid log config ${field}: ${detail}`);
   }
