@@ -11,6 +11,21 @@ import { eventually, makeTestPKI, startTestServer, type TestServer } from '../..
 import { runConsume, runProduce } from './client-commands.js';
 import { captureOutput } from './test-output.js';
 
+/**
+ * The local service as a cluster of one leader at `addr()`: the load-balancing client dials what GetServers
+ * lists, so it must list the test server's real address. `produce` may stand in for the service's own.
+ */
+function oneServer(inner: LogService, addr: () => string, produce: LogService['produce'] = (t, v) => inner.produce(t, v)): LogService {
+  return {
+    produce,
+    read: (t, o, opts) => inner.read(t, o, opts),
+    readRange: (t, o, limits, opts) => inner.readRange(t, o, limits, opts),
+    waitFor: (t, o, s) => inner.waitFor(t, o, s),
+    topics: () => inner.topics(),
+    getServers: async () => [{ id: 'only', rpcAddr: addr(), isLeader: true, isLearner: false }],
+  };
+}
+
 describe('proglog consume --follow', () => {
   let dir: string;
   let ts: TestServer;
@@ -44,14 +59,7 @@ describe('proglog consume --follow', () => {
     ts = await startTestServer(pki, {
       grpcOptions: { interceptors: [observe] },
       // The load-balancing client dials what GetServers lists, so it must list this server's real address.
-      wrapLogService: (inner): LogService => ({
-        produce: (t, v) => inner.produce(t, v),
-        read: (t, o, opts) => inner.read(t, o, opts),
-        readRange: (t, o, limits, opts) => inner.readRange(t, o, limits, opts),
-        waitFor: (t, o, s) => inner.waitFor(t, o, s),
-        topics: () => inner.topics(),
-        getServers: async () => [{ id: 'only', rpcAddr: addr, isLeader: true, isLearner: false }],
-      }),
+      wrapLogService: (inner) => oneServer(inner, () => addr),
     });
     addr = ts.addr;
     flags = ['--addr', addr, '--ca-file', path.join(dir, 'ca.pem'), '--cert-file', path.join(dir, 'cert.pem'), '--key-file', path.join(dir, 'key.pem')];
@@ -104,16 +112,11 @@ describe('proglog produce', () => {
     let addr = '';
     let produceCalls = 0;
     const ts = await startTestServer(pki, {
-      wrapLogService: (inner): LogService => ({
-        // The first write fails as an old leader's proposal does; a resent one would succeed.
-        produce: (t, v) =>
+      // The first write fails as an old leader's proposal does; a resent one would succeed.
+      wrapLogService: (inner) =>
+        oneServer(inner, () => addr, (t, v) =>
           ++produceCalls === 1 ? Promise.reject(new ProposalOutcomeUnknownError('this node stopped leading after proposing it')) : inner.produce(t, v),
-        read: (t, o, opts) => inner.read(t, o, opts),
-        readRange: (t, o, limits, opts) => inner.readRange(t, o, limits, opts),
-        waitFor: (t, o, s) => inner.waitFor(t, o, s),
-        topics: () => inner.topics(),
-        getServers: async () => [{ id: 'only', rpcAddr: addr, isLeader: true, isLearner: false }],
-      }),
+        ),
     });
     addr = ts.addr;
     try {

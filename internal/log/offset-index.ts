@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
+import { openReadWrite } from './open-file.js';
 
 // An entry maps a record to its position in the store: [u32 offset relative to the segment base][u64 position].
 // The relative offset is redundant for a dense log, which is what lets a load tell real entries from garbage.
@@ -56,14 +57,7 @@ export class OffsetIndex {
    * `exact` says whether the size is a whole number of entries.
    */
   static openUnloaded(path: string, maxPosition: number): OffsetIndex {
-    const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
-    let size: number;
-    try {
-      size = fs.fstatSync(fd).size;
-    } catch (err) {
-      fs.closeSync(fd);
-      throw err;
-    }
+    const { fd, size } = openReadWrite(path);
     const index = new OffsetIndex(path, fd, maxPosition);
     index.entries = Math.floor(size / INDEX_ENTRY_BYTES);
     index.persisted = index.entries;

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { FRAME_HEADER_BYTES, checkFrame, encodeFrame, encodeHeader, recordLength, type FrameCheck, type RecordBytes } from './record-frame.js';
+import { openReadWrite } from './open-file.js';
 
 const MAX_WRITE_BUFFER_BYTES = 1024 * 1024;
 const SCAN_CHUNK_BYTES = 1024 * 1024;
@@ -38,14 +39,7 @@ export class Store {
 
   /** Opens (creating if needed) the file; its current size is taken as is, recovery is the segment's call. */
   static open(path: string, maxStoreBytes: number): Store {
-    const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
-    let size: number;
-    try {
-      size = fs.fstatSync(fd).size;
-    } catch (err) {
-      fs.closeSync(fd);
-      throw err;
-    }
+    const { fd, size } = openReadWrite(path);
     return new Store(path, fd, size, Math.min(MAX_WRITE_BUFFER_BYTES, maxStoreBytes));
   }
 

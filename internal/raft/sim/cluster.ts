@@ -258,22 +258,27 @@ export class Cluster {
       // 3. apply
       if (rd.snapshot) this.restoreSnapshot(n, rd.snapshot);
       for (const e of rd.committedEntries) this.apply(n, e);
-      for (const rs of rd.readStates) {
-        const acked = this.reads.get(rs.context);
-        if (acked === undefined) throw new SafetyViolation(`${n.id}: ReadState for unknown context ${rs.context}`);
-        this.reads.delete(rs.context);
-        this.checker.onReadState(n.id, rs.index, acked);
-      }
       // 4. advance
-      raw.advance(rd);
-      this.checkMembership(n, raw);
-      this.checker.onCommit(raw);
-      if (raw.raft.role === 'leader') {
-        this.checker.onLeader(raw);
-        this.checker.onLeaderView(raw, (id) => this.nodes.get(id)?.raw ?? null);
-      }
-      this.maybeCompact(n, raw.raft.tracker.confState());
+      this.finishReady(n, raw, rd);
     }
+  }
+
+  /** Read states, advance, then the checks that follow every Ready. */
+  private finishReady(n: SimNode, raw: RawNode, rd: Ready): void {
+    for (const rs of rd.readStates) {
+      const acked = this.reads.get(rs.context);
+      if (acked === undefined) throw new SafetyViolation(`${n.id}: ReadState for unknown context ${rs.context}`);
+      this.reads.delete(rs.context);
+      this.checker.onReadState(n.id, rs.index, acked);
+    }
+    raw.advance(rd);
+    this.checkMembership(n, raw);
+    this.checker.onCommit(raw);
+    if (raw.raft.role === 'leader') {
+      this.checker.onLeader(raw);
+      this.checker.onLeaderView(raw, (id) => this.nodes.get(id)?.raw ?? null);
+    }
+    this.maybeCompact(n, raw.raft.tracker.confState());
   }
 
   /** What replicated-log.ts does with a Ready (its handleReady, persist and applyEntry), step by step. */
@@ -307,20 +312,7 @@ export class Cluster {
         this.stepWhileBusy(n, raw);
         this.applyPipelined(n, committed[applied++]!);
       }
-      for (const rs of rd.readStates) {
-        const acked = this.reads.get(rs.context);
-        if (acked === undefined) throw new SafetyViolation(`${n.id}: ReadState for unknown context ${rs.context}`);
-        this.reads.delete(rs.context);
-        this.checker.onReadState(n.id, rs.index, acked);
-      }
-      raw.advance(rd);
-      this.checkMembership(n, raw);
-      this.checker.onCommit(raw);
-      if (raw.raft.role === 'leader') {
-        this.checker.onLeader(raw);
-        this.checker.onLeaderView(raw, (id) => this.nodes.get(id)?.raw ?? null);
-      }
-      this.maybeCompact(n, raw.raft.tracker.confState());
+      this.finishReady(n, raw, rd);
     }
   }
 
