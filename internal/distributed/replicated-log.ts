@@ -16,6 +16,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type net from 'node:net';
 import path from 'node:path';
 import {
+  DEFAULT_TOPIC,
   LogClosedError,
   RecordTooLargeError,
   TooManyTopicsError,
@@ -615,11 +616,19 @@ export class ReplicatedLog implements LogService {
   /**
    * A produce to a topic that does not exist yet, under a topic limit. Decided here, on the leader, and not at
    * apply: a refusal at apply would depend on each replica's own setting, and replicas set differently would
-   * diverge. Topics being created by calls in flight count, so concurrent calls cannot all slip under the limit.
+   * diverge. Topics being created by calls in flight count (once: a topic stays among them until its last such
+   * call settles, and may exist by then), so concurrent calls cannot all slip under the limit. The default topic
+   * always has its place, as it does on a single node, where it exists from the start: the book's clients write
+   * there.
    */
   private produceCreating(topic: string, values: Uint8Array[], maxTopics: number): Promise<number> {
     const calls = this.creatingTopics.get(topic) ?? 0;
-    if (calls === 0 && this.fsm.logs().size + this.creatingTopics.size >= maxTopics) throw new TooManyTopicsError(topic, maxTopics);
+    if (calls === 0 && topic !== DEFAULT_TOPIC) {
+      const logs = this.fsm.logs();
+      let topics = logs.size + (logs.has(DEFAULT_TOPIC) ? 0 : 1);
+      for (const t of this.creatingTopics.keys()) if (!logs.has(t) && t !== DEFAULT_TOPIC) topics++;
+      if (topics >= maxTopics) throw new TooManyTopicsError(topic, maxTopics);
+    }
     this.creatingTopics.set(topic, calls + 1);
     const release = (): void => {
       const left = (this.creatingTopics.get(topic) ?? 1) - 1;
