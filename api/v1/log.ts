@@ -42,8 +42,8 @@ export const protobufFileName = "v1/log.proto";
  *                       server allows in one request, a malformed topic name, or a malformed request (a produce
  *                       without a record, an empty batch, bytes that do not decode, an offset beyond 2^53 - 1)
  *   RESOURCE_EXHAUSTED  a request larger than the server's maximum message size, a produce that would create a
- *                       topic beyond the server's maximum number of topics, or the server is out of file
- *                       descriptors or disk space (e.g. creating a topic's files failed; a later retry may succeed)
+ *                       topic beyond the server's maximum number of topics, or creating a topic's files failed
+ *                       for want of file descriptors or disk space (a later retry may succeed)
  *   PERMISSION_DENIED   the ACL refuses the caller this action on this topic
  *   UNAUTHENTICATED     no usable client certificate identity
  *   UNAVAILABLE         the node is not the leader (metadata proglog-leader-id / proglog-leader-addr say who

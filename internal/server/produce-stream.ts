@@ -4,6 +4,7 @@
 // ways: a full window pauses reading, and a client that does not read its responses stalls the appends.
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { ProduceRequest, ProduceResponse } from '../../api/v1/log.js';
+import { LogClosedError } from '../log/index.js';
 import { ClientCancelledError, ServerShuttingDownError } from './errors.js';
 import { subjectOf } from './identity.js';
 import { checkWellFormed } from './malformed.js';
@@ -84,7 +85,10 @@ export function serveProduceStream(ctx: RpcContext, call: ServerDuplexStream<Pro
       },
       (err: unknown) => {
         running = false;
-        finish(stream.signal.reason instanceof ServerShuttingDownError ? stream.signal.reason : err);
+        // An append's own failure says more than "shutting down": whether the write may be stored anyway, or
+        // where the leader went. Only the abort itself, or the log closing under it, is the shutdown's.
+        const shutdown = stream.signal.reason instanceof ServerShuttingDownError;
+        finish(shutdown && (err === stream.signal.reason || err instanceof LogClosedError) ? stream.signal.reason : err);
       },
     );
   };

@@ -443,6 +443,40 @@ describe('a write whose outcome is unknown (proposed, then the node stopped lead
 });
 
 describe('stopping with a ProduceStream append in flight', () => {
+  it('reports an append whose outcome became unknown as such, not as the shutdown', async () => {
+    let produced!: () => void;
+    const producing = new Promise<void>((resolve) => (produced = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const ts = await startTestServer(pki, {
+      wrapLogService: (inner): LogService => ({
+        ...bindAll(inner),
+        // As a leader's proposal does when it steps down during the drain: proposed, then given up on.
+        produce: async () => {
+          produced();
+          await released;
+          throw new ProposalOutcomeUnknownError('this node stopped leading after proposing it');
+        },
+      }),
+    });
+    const c = logClient(ts.addr, clientCredentials(pki, pki.clients.root));
+    try {
+      const call = c.produceStream();
+      const ended = new Promise<grpc.ServiceError>((resolve) => call.on('error', resolve));
+      call.write({ record: { value: bytes('in flight'), offset: 0, term: 0, type: 0 }, topic: '' });
+      await producing;
+      const stopping = ts.server.stop(600_000);
+      release();
+      const err = await ended;
+      expect(err.code).toBe(Code.UNAVAILABLE);
+      expect(err.metadata.get('proglog-outcome')).toEqual(['unknown']);
+      await stopping;
+    } finally {
+      c.close();
+      await ts.close();
+    }
+  });
+
   it('answers the append, ends the stream with UNAVAILABLE, and does not wait out the grace period', async () => {
     let produced!: () => void;
     const producing = new Promise<void>((resolve) => (produced = resolve));

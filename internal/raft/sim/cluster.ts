@@ -3,9 +3,9 @@
 // runtime's part in one of two ways: 'strict', exactly as the contract in ../index.ts says (persist, then send,
 // then apply, then advance); or 'pipelined', as the real runtime (internal/distributed/replicated-log.ts) takes
 // the liberties the contract allows: a leader's appends leave before its own write, committed entries it does
-// not write are applied while the write is in flight, messages are stepped into the core while a Ready is
+// not write are applied while the write is in flight, peers' messages are stepped into the core while a Ready is
 // being handled, and the commit index reaches the disk only with a term or vote change or before a membership
-// change is applied.
+// change is applied. (The real runtime also ticks and proposes in that window; the simulation does not yet.)
 import { NotLeaderError, RaftError, RaftInvariantError } from '../errors.js';
 import { SeededRandom } from '../random.js';
 import { RawNode } from '../raw-node.js';
