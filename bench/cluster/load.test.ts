@@ -4,12 +4,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import type { ConsumeResponse, LogClient } from '../../api/v1/log.js';
+import { LogClient, LogService, type ConsumeResponse, type ProduceBatchRequest, type ProduceBatchResponse } from '../../api/v1/log.js';
 import { createClient } from '../../internal/loadbalance/index.js';
 import { MAX_STREAM_BATCH_RECORDS } from '../../internal/server/requests.js';
 import { cancel, take } from '../../internal/server/test-support.js';
 import { writeClusterCerts, type ClusterCerts } from '../../test/nemesis/cluster-certs.js';
 import { batchProduce, streamConsume, streamProduce, unaryProduce } from './load.js';
+import { writeVolume } from './memory.js';
 import { startNoopServer, type NoopServer } from './noop-server.js';
 
 describe('cluster bench load generator against the no-op server', () => {
@@ -118,5 +119,77 @@ describe('cluster bench load generator against the no-op server', () => {
     const book = await first(0);
     expect(book.batch).toBeUndefined();
     expect(book.record?.offset).toBe(7);
+  });
+});
+
+describe('batch produce to a volume', () => {
+  // A server that stores every batch but fails every third request after storing it, as a leader that loses its
+  // leadership after appending does: the figure may count only what was acknowledged.
+  let server: grpc.Server;
+  let client: LogClient;
+  let stored = 0;
+  let calls = 0;
+  let failAll = false;
+  const value = Buffer.alloc(256, 1);
+  const stderrWrite = process.stderr.write;
+
+  beforeAll(async () => {
+    process.stderr.write = (() => true) as typeof process.stderr.write;
+    server = new grpc.Server();
+    server.addService(LogService, {
+      produceBatch: (call: grpc.ServerUnaryCall<ProduceBatchRequest, ProduceBatchResponse>, cb: grpc.sendUnaryData<ProduceBatchResponse>) => {
+        const n = call.request.values.length;
+        if (failAll) return cb({ code: grpc.status.UNAVAILABLE, details: 'no leader' });
+        const first = stored;
+        stored += n;
+        if (++calls % 3 === 0) return cb({ code: grpc.status.UNAVAILABLE, details: 'leadership lost after append' });
+        cb(null, { firstOffset: first, count: n });
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    );
+    client = new LogClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  });
+
+  afterAll(async () => {
+    process.stderr.write = stderrWrite;
+    client?.close();
+    await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+  });
+
+  beforeEach(() => {
+    stored = 0;
+    calls = 0;
+    failAll = false;
+  });
+
+  it('asks again for failed batches and counts only acknowledged records, even where the server stored more', async () => {
+    const r = await batchProduce(client, 100, 2, Infinity, value, { records: 1000, maxConsecutiveErrors: 5, retryPauseMs: 1 });
+    expect(r.records).toBe(1000);
+    expect(r.errors).toBeGreaterThan(0);
+    expect(stored).toBe(r.records + 100 * r.errors);
+    expect(r.recordsPerSec).toBeCloseTo(r.records / r.seconds);
+  });
+
+  it('the write of the memory section is that load: acknowledged bytes cover the volume', async () => {
+    const r = await writeVolume(client, 256 * 1050, value, 100, 4);
+    // Whole batches, so the volume rounded up to one.
+    expect(r.records).toBe(1100);
+    expect(stored).toBeGreaterThan(r.records);
+  });
+
+  it('gives up with the cause once one caller fails too often in a row', async () => {
+    failAll = true;
+    await expect(batchProduce(client, 100, 2, Infinity, value, { records: 1000, maxConsecutiveErrors: 3, retryPauseMs: 1 })).rejects.toThrow(
+      /ProduceBatch 100\/req x2: 3 requests in a row failed, the last with: .*no leader/,
+    );
+  });
+
+  it('a timed run is unchanged by failures: it counts them and goes on until the time is up', async () => {
+    const r = await batchProduce(client, 100, 2, 300, value);
+    expect(r.errors).toBeGreaterThan(0);
+    expect(r.records).toBe(stored - 100 * r.errors);
+    expect(r.seconds).toBeGreaterThanOrEqual(0.3);
   });
 });

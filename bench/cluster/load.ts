@@ -134,29 +134,65 @@ export async function streamProduce(client: LogClient, inFlight: number, ms: num
   return m.finish();
 }
 
-/** `concurrency` callers each sending ProduceBatch of `batch` records for `ms`. */
-export async function batchProduce(client: LogClient, batch: number, concurrency: number, ms: number, value: Buffer): Promise<LoadResult> {
+/**
+ * Ends a batch run once `records` are acknowledged instead of at its time limit, so that a fixed volume can be
+ * written by the same callers, and counted the same way, as the timed batch scenario it is compared with.
+ */
+export interface BatchVolume {
+  records: number;
+  /** A caller whose requests fail this many times in a row ends the run with an error: the cluster stopped answering. */
+  maxConsecutiveErrors: number;
+  /** Pause after a failed request, so that a leader change is waited out rather than hammered. */
+  retryPauseMs: number;
+}
+
+/**
+ * `concurrency` callers each sending ProduceBatch of `batch` records for `ms`, or until `volume` is acknowledged.
+ * Only acknowledged records count. A failed request is counted in `errors` and its records are asked for again
+ * in volume mode; if it was in fact stored, the log holds more than `records` says, never less.
+ */
+export async function batchProduce(client: LogClient, batch: number, concurrency: number, ms: number, value: Buffer, volume?: BatchVolume): Promise<LoadResult> {
   const m = new Meter(`ProduceBatch ${batch}/req x${concurrency}`);
   const values = Array.from({ length: batch }, () => value);
   const end = Date.now() + ms;
+  const wanted = volume?.records ?? Infinity;
+  // Records of requests sent and not failed: the callers stop asking once these cover the volume.
+  let asked = 0;
+  let failure: Error | undefined;
+  const more = (): boolean => failure === undefined && asked < wanted && Date.now() < end;
   const worker = async (): Promise<void> => {
-    while (Date.now() < end) {
+    let failedInARow = 0;
+    while (more()) {
+      asked += batch;
       const t0 = performance.now();
-      await new Promise<void>((resolve) =>
+      const err = await new Promise<grpc.ServiceError | null>((resolve) =>
         client.produceBatch({ topic: '', values }, new grpc.Metadata(), { deadline: Date.now() + DEADLINE_MS }, (err, res) => {
-          if (err) m.errors++;
-          else {
+          if (!err) {
             m.latencies.push(performance.now() - t0);
             m.records += res.count;
             m.lastOffset = Math.max(m.lastOffset, res.firstOffset + res.count - 1);
           }
-          resolve();
+          resolve(err);
         }),
       );
+      if (!err) {
+        failedInARow = 0;
+        continue;
+      }
+      m.errors++;
+      asked -= batch;
+      if (!volume) continue;
+      if (++failedInARow >= volume.maxConsecutiveErrors) {
+        failure ??= new Error(`${failedInARow} requests in a row failed, the last with: ${err.message}`);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, volume.retryPauseMs));
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return m.finish();
+  const result = m.finish();
+  if (failure) throw new LoadError(m.scenario, failure);
+  return result;
 }
 
 /** Records per ConsumeStream message the bench asks for: where gRPC's per-message cost stops dominating. */

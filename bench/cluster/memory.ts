@@ -1,48 +1,94 @@
 // Resident memory of the node processes while the log grows: a node that buffers what it stores would grow with
 // the log; ours should stay flat.
-import { readFile } from 'node:fs/promises';
-import * as grpc from '@grpc/grpc-js';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { LogClient } from '../../api/v1/log.js';
-import { progress } from '../report.js';
+import { batchProduce, type LoadResult } from './load.js';
 
-/** VmRSS of a process in MB, from /proc (NaN when it cannot be read). */
-export async function residentMB(pid: number): Promise<number> {
-  try {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status);
-    return kb ? Number(kb[1]) / 1024 : NaN;
-  } catch {
-    return NaN;
+/** Resident memory of one process, MB: now (VmRSS) and the most since the last resetPeak (VmHWM). */
+export interface Memory {
+  rssMB: number;
+  peakMB: number;
+}
+
+/** A process whose memory cannot be read: a figure for it would be a guess, so there is none. */
+export class MemoryReadError extends Error {
+  constructor(name: string, pid: number | undefined, reason: string) {
+    super(`cannot read the memory of ${name}${pid === undefined ? '' : ` (pid ${pid})`}: ${reason}`);
+    this.name = 'MemoryReadError';
   }
 }
 
-/** Writes `totalBytes` of `value`-sized records with batch produce and `concurrency` callers. Returns seconds. */
-export async function writeVolume(client: LogClient, totalBytes: number, value: Buffer, batch = 100, concurrency = 8): Promise<number> {
-  const values = Array.from({ length: batch }, () => value);
-  const requests = Math.ceil(totalBytes / (value.length * batch));
-  let issued = 0;
-  let done = 0;
-  const t0 = performance.now();
-  const ticker = setInterval(() => progress(`writing ${((done * batch * value.length) / 2 ** 20).toFixed(0)} MB of ${(totalBytes / 2 ** 20).toFixed(0)} MB`), 2000);
+/**
+ * VmRSS and VmHWM from the text of /proc/<pid>/status. Throws when either is missing, as it is for a process that
+ * exited and was not yet reaped (its status has no memory lines), rather than let a missing figure turn into NaN.
+ */
+export function parseMemory(status: string): Memory {
+  const kB = (field: string): number => {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status);
+    if (!m) throw new Error(`no ${field} in its status (has it exited?)`);
+    return Number(m[1]) / 1024;
+  };
+  return { rssMB: kB('VmRSS'), peakMB: kB('VmHWM') };
+}
+
+// Not `instanceof Error`: errors from node's own modules come from another realm under jest's VM modules.
+function reason(err: unknown): string {
+  return typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string' ? err.message : String(err);
+}
+
+export async function readMemory(name: string, pid: number | undefined): Promise<Memory> {
+  if (pid === undefined) throw new MemoryReadError(name, pid, 'not running');
   try {
-    const worker = async (): Promise<void> => {
-      while (issued < requests) {
-        issued++;
-        // A leader change mid-write fails some requests; the volume, not each request, is what is measured.
-        for (let failures = 0; ; failures++) {
-          const err = await new Promise<grpc.ServiceError | null>((resolve) =>
-            client.produceBatch({ topic: '', values }, new grpc.Metadata(), { deadline: Date.now() + 30_000 }, (e) => resolve(e)),
-          );
-          if (!err) break;
-          if (failures >= 50) throw err;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        done++;
-      }
-    };
-    await Promise.all(Array.from({ length: concurrency }, worker));
-  } finally {
-    clearInterval(ticker);
+    return parseMemory(await readFile(`/proc/${pid}/status`, 'utf8'));
+  } catch (err) {
+    throw new MemoryReadError(name, pid, reason(err));
   }
-  return (performance.now() - t0) / 1000;
+}
+
+/**
+ * Sets the process's VmHWM back to its VmRSS (Linux >= 4.0; the process must be ours), so that VmHWM read later is
+ * the true peak since now, where sampling VmRSS would miss any spike shorter than the sampling interval.
+ */
+export async function resetPeak(name: string, pid: number | undefined): Promise<void> {
+  if (pid === undefined) throw new MemoryReadError(name, pid, 'not running');
+  try {
+    await writeFile(`/proc/${pid}/clear_refs`, '5');
+  } catch (err) {
+    throw new MemoryReadError(name, pid, `cannot reset its peak: ${reason(err)}`);
+  }
+}
+
+/**
+ * One process's memory across a stretch of work, from a peak reset at its start. `read` is given the node's pid
+ * at the time, so a node restarted meanwhile is an error rather than a figure of a process that did not do the work.
+ */
+export class MemoryWatch {
+  private constructor(
+    readonly name: string,
+    readonly pid: number,
+    readonly start: Memory,
+  ) {}
+
+  static async start(name: string, pid: number | undefined): Promise<MemoryWatch> {
+    if (pid === undefined) throw new MemoryReadError(name, pid, 'not running');
+    await resetPeak(name, pid);
+    return new MemoryWatch(name, pid, await readMemory(name, pid));
+  }
+
+  async read(pidNow: number | undefined): Promise<Memory> {
+    if (pidNow !== this.pid) throw new MemoryReadError(this.name, this.pid, pidNow === undefined ? 'no longer running' : `restarted since the start (now pid ${pidNow})`);
+    return readMemory(this.name, this.pid);
+  }
+}
+
+/** Failed requests stop the write only after this many in a row from one caller, 100 ms apart (a leader change takes less). */
+const WRITE_RETRY = { maxConsecutiveErrors: 50, retryPauseMs: 100 };
+
+/**
+ * Writes at least `totalBytes` of `value`-sized records, `batch` to a request from `concurrency` callers: the
+ * timed batch scenario's load, run to a volume, so its records/s compares with that scenario's no-op figure.
+ * Counts only what the cluster acknowledged (see batchProduce for failed requests).
+ */
+export function writeVolume(client: LogClient, totalBytes: number, value: Buffer, batch: number, concurrency: number): Promise<LoadResult> {
+  return batchProduce(client, batch, concurrency, Infinity, value, { records: Math.ceil(totalBytes / value.length), ...WRITE_RETRY });
 }
