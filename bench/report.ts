@@ -35,11 +35,12 @@ export function report(f: Figure): void {
     );
     return;
   }
-  const ratio = f.baselineValue === 0 ? NaN : f.value / f.baselineValue;
+  // A ratio to nothing (a count of failures against a baseline that had none) is left out, not shown as NaN.
+  const ratio = f.baselineValue === 0 ? '' : ` (x${fmt(f.value / f.baselineValue)})`;
   const target = f.target ? `  target ${f.target}` : '';
   process.stdout.write(
     `${f.bench.padEnd(12)} ${f.figure.padEnd(40)} ${fmt(f.value).padStart(14)} ${f.unit.padEnd(10)}` +
-      ` | ${f.baseline} ${fmt(f.baselineValue)} (x${fmt(ratio)})${target}\n`,
+      ` | ${f.baseline} ${fmt(f.baselineValue)}${ratio}${target}\n`,
   );
 }
 
