@@ -50,6 +50,16 @@ function outcomeFlaggedUnknown(err: unknown): boolean {
   return err.metadata.get(OUTCOME_METADATA).includes('unknown');
 }
 
+/** Enters a failed produce attempt in the history; says whether the producer should send the value again. */
+export function recordFailedAttempt(history: History, process: string, value: string, err: unknown): 'retry' | 'give up' {
+  if (failedAttemptKind(err) === 'fail') {
+    history.fail(process, 'produce', { value, info: describe(err) });
+    return 'give up';
+  }
+  history.timeout(process, 'produce', { value, info: describe(err) });
+  return 'retry';
+}
+
 function produceOnce(client: LogClient, value: string, timeoutMs: number): Promise<number> {
   return new Promise((resolve, reject) =>
     client.produce(
@@ -120,11 +130,7 @@ export class Workload {
           this.acked++;
           break;
         } catch (err) {
-          if (failedAttemptKind(err) === 'fail') {
-            this.history.fail(name, 'produce', { value, info: describe(err) });
-            break;
-          }
-          this.history.timeout(name, 'produce', { value, info: describe(err) });
+          if (recordFailedAttempt(this.history, name, value, err) === 'give up') break;
           await sleep(50 * attempt);
         }
       }
