@@ -104,6 +104,31 @@ describe('checker', () => {
     expect(r.anomalies.failedButPresent).toEqual([{ value: 'r', offset: 3 }]);
   });
 
+  it('does not excuse a duplicate as a retry when the earlier attempt was refused', () => {
+    const h = cleanHistory();
+    h.invoke('c2', 'produce', { value: 'd' });
+    h.fail('c2', 'produce', { value: 'd', info: 'UNAVAILABLE: this node is not the leader; the leader is n2' });
+    h.invoke('c2', 'produce', { value: 'd' });
+    h.ok('c2', 'produce', { value: 'd', offset: 4 });
+    const r = check(h.events, replicas(['a', 'b', 'c', 'd', 'd'], ['a', 'b', 'c', 'd', 'd']));
+    expect(r.ok).toBe(false);
+    expect(r.anomalies.duplicatesUnexplained).toEqual([{ value: 'd', offsets: [3, 4], attempts: 2 }]);
+    expect(r.counts.duplicatesFromRetries).toBe(0);
+    expect(formatSummary(r)).toMatch(/FAIL duplicates beyond retries +1/);
+  });
+
+  it('fails a run whose log holds a value every attempt of which was refused as not the leader', () => {
+    const h = cleanHistory();
+    h.invoke('c2', 'produce', { value: 'r' });
+    h.fail('c2', 'produce', { value: 'r', info: 'UNAVAILABLE: this node is not the leader and no leader is known' });
+    h.invoke('c2', 'produce', { value: 'r' });
+    h.fail('c2', 'produce', { value: 'r', info: 'UNAVAILABLE: this node is not the leader; the leader is n2' });
+    const r = check(h.events, replicas(['a', 'b', 'c', 'r'], ['a', 'b', 'c', 'r']));
+    expect(r.ok).toBe(false);
+    expect(r.anomalies.failedButPresent).toEqual([{ value: 'r', offset: 3 }]);
+    expect(formatSummary(r)).toMatch(/FAIL refused writes present +1/);
+  });
+
   it('catches a read of a value the final log does not hold at that offset', () => {
     const h = cleanHistory();
     h.ok('r1', 'read', { value: 'ghost', offset: 2, node: 'n3' });

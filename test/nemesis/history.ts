@@ -7,7 +7,8 @@ export type OpKind = 'produce' | 'read';
 /**
  * - invoke: a client sent the operation (one event per attempt: a retry is a new invoke of the same value).
  * - ok: the attempt was acknowledged (produce: the offset given; read: the value seen at that offset).
- * - fail: the attempt definitely did not take effect (e.g. rejected before reaching the log).
+ * - fail: the attempt definitely did not take effect (rejected before reaching the log, or refused by a node
+ *   that is not the leader).
  * - timeout: the outcome is unknown (deadline, connection lost): the value may or may not be in the log.
  * - nemesis: a fault began or ended (for the reader; the checker ignores it).
  */
