@@ -10,8 +10,12 @@ export type OpKind = 'produce' | 'read';
  * - fail: the attempt definitely did not take effect (rejected before reaching the log, or refused by a node
  *   that is not the leader).
  * - timeout: the outcome is unknown (deadline, connection lost): the value may or may not be in the log.
- * - nemesis: a fault began or ended (for the reader; the checker ignores it).
+ * - nemesis: a fault began or ended (for the reader; the checker uses only the last HEAL_ALL, to check that the
+ *   cluster took writes again).
  */
+/** The nemesis event that ends every fault: from then on the cluster must serve again. */
+export const HEAL_ALL = 'heal all';
+
 export type EventType = 'invoke' | 'ok' | 'fail' | 'timeout' | 'nemesis';
 
 export interface HistoryEvent {
@@ -60,8 +64,8 @@ export class History {
     return this.add({ ...fields, type: 'timeout', process, op });
   }
 
-  nemesis(info: string): HistoryEvent {
-    return this.add({ type: 'nemesis', process: 'nemesis', info });
+  nemesis(info: string, fields: Partial<HistoryEvent> = {}): HistoryEvent {
+    return this.add({ ...fields, type: 'nemesis', process: 'nemesis', info });
   }
 
   /** Writes one JSON object per line, so a huge history can be streamed, grepped and replayed. */
