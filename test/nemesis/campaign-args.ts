@@ -99,10 +99,28 @@ export function seedRunOptions(o: CampaignOptions, seed: number): Omit<RunOption
   };
 }
 
-/** The command printed to run `seed` again. */
+/**
+ * The command that runs `seed` again as it ran. The schedule depends on the duration, the node count, the election
+ * timeout and the fault kinds, so each is spelled out, defaults included: a default changed since still replays
+ * the same run. The keep dir goes along so the replay's files land beside the original's.
+ */
 export function replayCommand(o: CampaignOptions, seed: number): string {
-  return (
-    `node dist/test/nemesis/campaign.js --seeds ${seed}-${seed} --duration ${o.durationSeconds} --nodes ${o.nodes}` +
-    `${o.kinds ? ` --faults ${o.kinds.join(',')}` : ''}`
-  );
+  const args = [
+    '--seeds',
+    `${seed}-${seed}`,
+    '--duration',
+    String(o.durationSeconds),
+    '--nodes',
+    String(o.nodes),
+    '--election-timeout',
+    String(o.electionTimeoutMs),
+    ...(o.kinds ? ['--faults', o.kinds.join(',')] : []),
+    ...(o.keepDir !== undefined ? ['--keep-dir', o.keepDir] : []),
+  ];
+  return ['node', 'dist/test/nemesis/campaign.js', ...args].map(shellWord).join(' ');
+}
+
+/** A word a POSIX shell reads back as `s`: as it is when it is plain, else single-quoted. */
+function shellWord(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
