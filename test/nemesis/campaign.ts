@@ -34,6 +34,7 @@ async function main(argv: string[]): Promise<number> {
   for (const seed of seeds) {
     const outcome = await runSeed({ ...seedRunOptions(args, seed), log }).catch((err: unknown) => {
       console.log(`seed ${seed}: ERROR ${err instanceof Error ? err.message : String(err)}`);
+      console.log(`  replay: ${replayCommand(args, seed)}`);
       return undefined;
     });
     if (!outcome) {
