@@ -6,10 +6,9 @@
 //   node dist/test/nemesis/campaign.js --seeds 100-104 --duration 30 --faults kill,pause
 //   node dist/test/nemesis/campaign.js --recheck /tmp/proglog-nemesis-seed42-XXXX   re-runs the checker only
 import '../../internal/polyfills.js';
-import { parseArgs } from 'node:util';
 import { formatSummary } from './checker.js';
 import { runSeed } from './run.js';
-import { parseFaults, parseSeeds, UsageError } from './campaign-args.js';
+import { parseCampaignArgs, replayCommand, seedRunOptions, UsageError } from './campaign-args.js';
 import { FAULT_KINDS } from './schedule.js';
 
 const USAGE = `usage: campaign --seeds N|A-B|A,B,... --duration SECONDS [--nodes 3|5] [--faults kill,pause,...]
@@ -18,54 +17,24 @@ const USAGE = `usage: campaign --seeds N|A-B|A,B,... --duration SECONDS [--nodes
 fault kinds: ${FAULT_KINDS.join(', ')}`;
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      seeds: { type: 'string' },
-      duration: { type: 'string' },
-      nodes: { type: 'string', default: '3' },
-      faults: { type: 'string' },
-      'election-timeout': { type: 'string', default: '1000' },
-      'keep-dir': { type: 'string' },
-      recheck: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
-  if (values.help) {
+  const args = parseCampaignArgs(argv);
+  if (args.mode === 'help') {
     console.log(USAGE);
     return 0;
   }
-  if (values.recheck) {
+  if (args.mode === 'recheck') {
     const { recheck } = await import('./run.js');
-    const result = await recheck(values.recheck);
-    console.log(formatSummary(result, `recheck ${values.recheck}`));
+    const result = await recheck(args.dir);
+    console.log(formatSummary(result, `recheck ${args.dir}`));
     return result.ok ? 0 : 1;
   }
-  if (!values.seeds || !values.duration) throw new UsageError('--seeds and --duration are required');
-  const seeds = parseSeeds(values.seeds);
-  const duration = Number(values.duration);
-  if (!(duration > 0)) throw new UsageError(`--duration ${values.duration}: expected seconds > 0`);
-  const nodes = Number(values.nodes);
-  if (nodes !== 3 && nodes !== 5) throw new UsageError(`--nodes ${values.nodes}: expected 3 or 5`);
-  const electionTimeoutMs = Number(values['election-timeout']);
-  if (!(electionTimeoutMs >= 100)) throw new UsageError('--election-timeout: expected ms >= 100');
-  const kinds = values.faults ? parseFaults(values.faults) : undefined;
-
+  const { seeds } = args;
   const failed: number[] = [];
   const log = (line: string): void => void process.stderr.write(`# ${line}\n`);
   for (const seed of seeds) {
-    const outcome = await runSeed({
-      seed,
-      durationMs: duration * 1000,
-      nodes,
-      electionTimeoutMs,
-      heartbeatMs: Math.max(20, Math.round(electionTimeoutMs / 10)),
-      ...(kinds ? { kinds } : {}),
-      ...(values['keep-dir'] ? { keepDir: values['keep-dir'] } : {}),
-      log,
-    }).catch((err: unknown) => {
+    const outcome = await runSeed({ ...seedRunOptions(args, seed), log }).catch((err: unknown) => {
       console.log(`seed ${seed}: ERROR ${err instanceof Error ? err.message : String(err)}`);
+      console.log(`  replay: ${replayCommand(args, seed)}`);
       return undefined;
     });
     if (!outcome) {
@@ -76,10 +45,7 @@ async function main(argv: string[]): Promise<number> {
     if (!outcome.result.ok) {
       failed.push(seed);
       console.log(`  kept: ${outcome.keptDir}`);
-      console.log(
-        `  replay: node dist/test/nemesis/campaign.js --seeds ${seed}-${seed} --duration ${duration} --nodes ${nodes}` +
-          `${values.faults ? ` --faults ${values.faults}` : ''}   (recheck: --recheck ${outcome.keptDir})`,
-      );
+      console.log(`  replay: ${replayCommand(args, seed)}   (recheck: --recheck ${outcome.keptDir})`);
     }
   }
   console.log(`campaign: ${seeds.length - failed.length}/${seeds.length} seeds passed${failed.length ? `; failed: ${failed.join(',')}` : ''}`);

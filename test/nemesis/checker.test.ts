@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { check, formatSummary, type ReplicaRead } from './checker.js';
-import { History, HistoryFormatError } from './history.js';
+import { check, formatSummary, RECOVERY_WINDOW_MS, type ReplicaRead } from './checker.js';
+import { HEAL_ALL, History, HistoryFormatError } from './history.js';
 
 /** A history where client c1 produced a, b, c, acknowledged at 0, 1, 2, and a reader saw offset 1. */
 function cleanHistory(): History {
@@ -104,11 +104,73 @@ describe('checker', () => {
     expect(r.anomalies.failedButPresent).toEqual([{ value: 'r', offset: 3 }]);
   });
 
+  it('does not excuse a duplicate as a retry when the earlier attempt was refused', () => {
+    const h = cleanHistory();
+    h.invoke('c2', 'produce', { value: 'd' });
+    h.fail('c2', 'produce', { value: 'd', info: 'UNAVAILABLE: this node is not the leader; the leader is n2' });
+    h.invoke('c2', 'produce', { value: 'd' });
+    h.ok('c2', 'produce', { value: 'd', offset: 4 });
+    const r = check(h.events, replicas(['a', 'b', 'c', 'd', 'd'], ['a', 'b', 'c', 'd', 'd']));
+    expect(r.ok).toBe(false);
+    expect(r.anomalies.duplicatesUnexplained).toEqual([{ value: 'd', offsets: [3, 4], attempts: 2 }]);
+    expect(r.counts.duplicatesFromRetries).toBe(0);
+    expect(formatSummary(r)).toMatch(/FAIL duplicates beyond retries +1/);
+  });
+
+  it('fails a run whose log holds a value every attempt of which was refused as not the leader', () => {
+    const h = cleanHistory();
+    h.invoke('c2', 'produce', { value: 'r' });
+    h.fail('c2', 'produce', { value: 'r', info: 'UNAVAILABLE: this node is not the leader and no leader is known' });
+    h.invoke('c2', 'produce', { value: 'r' });
+    h.fail('c2', 'produce', { value: 'r', info: 'UNAVAILABLE: this node is not the leader; the leader is n2' });
+    const r = check(h.events, replicas(['a', 'b', 'c', 'r'], ['a', 'b', 'c', 'r']));
+    expect(r.ok).toBe(false);
+    expect(r.anomalies.failedButPresent).toEqual([{ value: 'r', offset: 3 }]);
+    expect(formatSummary(r)).toMatch(/FAIL refused writes present +1/);
+  });
+
   it('catches a read of a value the final log does not hold at that offset', () => {
     const h = cleanHistory();
     h.ok('r1', 'read', { value: 'ghost', offset: 2, node: 'n3' });
     const r = check(h.events, replicas(['a', 'b', 'c'], ['a', 'b', 'c']));
     expect(r.anomalies.readsInconsistent).toEqual([{ value: 'ghost', offset: 2, node: 'n3', stored: 'c' }]);
+  });
+
+  describe('after the last heal, the cluster must take a write again within the recovery window', () => {
+    const healedAt = 1000;
+    const healed = (): History => {
+      const h = cleanHistory();
+      h.nemesis(HEAL_ALL, { time: healedAt });
+      return h;
+    };
+    const log = replicas(['a', 'b', 'c', 'd'], ['a', 'b', 'c', 'd']);
+
+    it('fails a run with no write acknowledged after healing', () => {
+      const h = healed();
+      h.invoke('c1', 'produce', { value: 'd', time: healedAt + 10 });
+      h.timeout('c1', 'produce', { value: 'd', info: 'UNAVAILABLE: no leader', time: healedAt + 2010 });
+      const r = check(h.events, log);
+      expect(r.ok).toBe(false);
+      expect(r.anomalies.noWriteAfterHeal).toEqual([{ healedAt, windowMs: RECOVERY_WINDOW_MS }]);
+      expect(formatSummary(r)).toMatch(/FAIL no write acknowledged after healing +1/);
+    });
+
+    it('fails it when the first acknowledgement comes after the window', () => {
+      const h = healed();
+      h.invoke('c1', 'produce', { value: 'd', time: healedAt + 10 });
+      h.ok('c1', 'produce', { value: 'd', offset: 3, time: healedAt + 5001 });
+      const r = check(h.events, log, { recoveryWindowMs: 5000 });
+      expect(r.anomalies.noWriteAfterHeal).toEqual([{ healedAt, windowMs: 5000, firstAckAt: healedAt + 5001 }]);
+    });
+
+    it('passes it when a write is acknowledged within the window; acknowledgements before the heal do not count', () => {
+      const h = healed();
+      expect(check(h.events, replicas(['a', 'b', 'c'])).anomalyCounts.noWriteAfterHeal).toBe(1);
+      h.invoke('c1', 'produce', { value: 'd', time: healedAt + 10 });
+      h.ok('c1', 'produce', { value: 'd', offset: 3, time: healedAt + 4999 });
+      const r = check(h.events, log, { recoveryWindowMs: 5000 });
+      expect(r.ok).toBe(true);
+    });
   });
 
   it('reports a replica that could not be read, and checks the others without it', () => {

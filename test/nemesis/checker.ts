@@ -1,7 +1,7 @@
 // The verdict on a run: from the history and every node's full read of its log after healing and quiescing,
 // find each way a replicated log can break its promise. Every kind of anomaly is counted separately, so a
 // summary says what broke, and each carries examples to start debugging from.
-import type { HistoryEvent } from './history.js';
+import { HEAL_ALL, type HistoryEvent } from './history.js';
 
 export interface StoredRecord {
   offset: number;
@@ -16,11 +16,19 @@ export interface ReplicaRead {
   error?: string;
 }
 
+/**
+ * How soon after the last heal a write must be acknowledged. Generous: restarted nodes replay their logs and elect
+ * a leader first, on a machine other jobs share.
+ */
+export const RECOVERY_WINDOW_MS = 30_000;
+
 export interface CheckOptions {
   /** The offset every replica's log should start at (0 unless retention dropped a prefix). */
   lowestOffset?: number;
   /** How many examples of each anomaly to keep. */
   examples?: number;
+  /** Default RECOVERY_WINDOW_MS. */
+  recoveryWindowMs?: number;
 }
 
 export interface Anomalies {
@@ -44,6 +52,11 @@ export interface Anomalies {
   failedButPresent: Array<{ value: string; offset: number }>;
   /** A consumer read a value at an offset that the final log does not hold there. */
   readsInconsistent: Array<{ value: string; offset: number; node?: string; stored?: string }>;
+  /**
+   * Every fault healed (the history's last HEAL_ALL), and no write acknowledged within the recovery window: the
+   * cluster stayed safe but stopped serving, e.g. left without a leader.
+   */
+  noWriteAfterHeal: Array<{ healedAt: number; windowMs: number; firstAckAt?: number }>;
 }
 
 export interface CheckResult {
@@ -80,6 +93,7 @@ class Tally {
     duplicatesUnexplained: [],
     failedButPresent: [],
     readsInconsistent: [],
+    noWriteAfterHeal: [],
   };
   readonly counts = Object.fromEntries(Object.keys(this.anomalies).map((k) => [k, 0])) as Record<
     keyof Anomalies,
@@ -244,6 +258,8 @@ export function check(history: readonly HistoryEvent[], allReplicas: readonly Re
     }
   }
 
+  checkRecovery(history, opts.recoveryWindowMs ?? RECOVERY_WINDOW_MS, tally);
+
   const ok = Object.values(tally.counts).every((n) => n === 0);
   return {
     ok,
@@ -262,6 +278,23 @@ export function check(history: readonly HistoryEvent[], allReplicas: readonly Re
     anomalies: tally.anomalies,
     anomalyCounts: tally.counts,
   };
+}
+
+/**
+ * A history without HEAL_ALL (a unit test's, or a run stopped before healing) has nothing to check here. The run
+ * stops its clients soon after the window, so an acknowledgement may follow it: that one is too late all the same.
+ */
+function checkRecovery(history: readonly HistoryEvent[], windowMs: number, tally: Tally): void {
+  let healIndex = -1;
+  for (let i = history.length - 1; i >= 0 && healIndex < 0; i--) {
+    const e = history[i]!;
+    if (e.type === 'nemesis' && e.info === HEAL_ALL) healIndex = i;
+  }
+  if (healIndex < 0) return;
+  const healedAt = history[healIndex]!.time;
+  const firstAck = history.slice(healIndex + 1).find((e) => e.op === 'produce' && e.type === 'ok');
+  if (firstAck !== undefined && firstAck.time - healedAt <= windowMs) return;
+  tally.add('noWriteAfterHeal', { healedAt, windowMs, ...(firstAck !== undefined ? { firstAckAt: firstAck.time } : {}) });
 }
 
 function majorityValue(values: string[]): string | undefined {
@@ -290,6 +323,7 @@ const LABELS: Record<keyof Anomalies, string> = {
   duplicatesUnexplained: 'duplicates beyond retries',
   failedButPresent: 'refused writes present',
   readsInconsistent: 'reads disagreeing with the log',
+  noWriteAfterHeal: 'no write acknowledged after healing',
 };
 
 /** One screen: the counts, each anomaly kind with its number (must be 0), and a few examples of each. */

@@ -7,10 +7,15 @@ export type OpKind = 'produce' | 'read';
 /**
  * - invoke: a client sent the operation (one event per attempt: a retry is a new invoke of the same value).
  * - ok: the attempt was acknowledged (produce: the offset given; read: the value seen at that offset).
- * - fail: the attempt definitely did not take effect (e.g. rejected before reaching the log).
+ * - fail: the attempt definitely did not take effect (rejected before reaching the log, or refused by a node
+ *   that is not the leader).
  * - timeout: the outcome is unknown (deadline, connection lost): the value may or may not be in the log.
- * - nemesis: a fault began or ended (for the reader; the checker ignores it).
+ * - nemesis: a fault began or ended (for the reader; the checker uses only the last HEAL_ALL, to check that the
+ *   cluster took writes again).
  */
+/** The nemesis event that ends every fault: from then on the cluster must serve again. */
+export const HEAL_ALL = 'heal all';
+
 export type EventType = 'invoke' | 'ok' | 'fail' | 'timeout' | 'nemesis';
 
 export interface HistoryEvent {
@@ -59,8 +64,8 @@ export class History {
     return this.add({ ...fields, type: 'timeout', process, op });
   }
 
-  nemesis(info: string): HistoryEvent {
-    return this.add({ type: 'nemesis', process: 'nemesis', info });
+  nemesis(info: string, fields: Partial<HistoryEvent> = {}): HistoryEvent {
+    return this.add({ ...fields, type: 'nemesis', process: 'nemesis', info });
   }
 
   /** Writes one JSON object per line, so a huge history can be streamed, grepped and replayed. */

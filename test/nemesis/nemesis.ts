@@ -2,7 +2,7 @@
 // moment (who leads now, which nodes run), applies the fault through the supervisor or the link table, and heals
 // it when the step ends. Everything it does goes into the history.
 import type { Cluster, ClusterNode } from './cluster.js';
-import type { History } from './history.js';
+import { HEAL_ALL, type History } from './history.js';
 import { describeStep, type NemesisStep, type Target } from './schedule.js';
 
 const LEADER_WAIT_MS = 5000;
@@ -45,7 +45,7 @@ export class Nemesis {
     this.paused.clear();
     for (const n of this.killed) if (!n.proc.running) await this.cluster.startNode(n);
     this.killed.clear();
-    this.history.nemesis('heal all');
+    this.history.nemesis(HEAL_ALL);
   }
 
   private async apply(step: NemesisStep): Promise<() => Promise<void>> {

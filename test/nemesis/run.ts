@@ -1,10 +1,11 @@
 // One seeded nemesis run, start to verdict: a fresh cluster behind fault proxies, clients producing and
 // consuming, the seed's schedule of faults, then heal, quiesce, read every node's log and check. A failing run
-// keeps its directory: node logs and data, the history, every replica's log, the schedule, the summary.
+// keeps its directory: node logs and data, the history, every replica's log, the schedule, the summary; so does a
+// run that throws, with what it had.
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { check, formatSummary, type CheckResult, type ReplicaRead } from './checker.js';
+import { check, formatSummary, RECOVERY_WINDOW_MS, type CheckResult, type ReplicaRead } from './checker.js';
 import { Cluster } from './cluster.js';
 import { History } from './history.js';
 import { Nemesis } from './nemesis.js';
@@ -56,8 +57,8 @@ export async function runSeed(opts: RunOptions): Promise<RunOutcome> {
   log(`seed ${opts.seed}: ${steps.length} faults over ${opts.durationMs} ms; files in ${rootDir}`);
   const cluster = await Cluster.start({ nodes: opts.nodes, rootDir, faults: true, electionTimeoutMs, heartbeatMs });
   let keep = false;
+  const history = new History();
   try {
-    const history = new History();
     const workload = new Workload(cluster, history, { ...DEFAULT_WORKLOAD, ...opts.workload });
     const nemesis = new Nemesis(cluster, history, log);
     const startedAt = Date.now();
@@ -71,10 +72,11 @@ export async function runSeed(opts: RunOptions): Promise<RunOutcome> {
       const left = startedAt + opts.durationMs - Date.now();
       if (left > 0) await new Promise((r) => setTimeout(r, left));
       await nemesis.healAll();
-      // Clients keep writing for a moment after healing: the cluster must serve again, not only stay safe.
+      // Clients keep writing for a moment after healing: the cluster must serve again, not only stay safe. The
+      // checker judges it from the history (so a recheck agrees); waiting here only gives the writes the time.
       const ackedAtHeal = workload.acked;
-      await waitUntil('a write acknowledged after healing', () => workload.acked > ackedAtHeal, 30_000, 100).catch(() =>
-        log(`seed ${opts.seed}: no write acknowledged within 30 s of healing`),
+      await waitUntil('a write acknowledged after healing', () => workload.acked > ackedAtHeal, RECOVERY_WINDOW_MS, 100).catch(() =>
+        log(`seed ${opts.seed}: no write acknowledged within ${RECOVERY_WINDOW_MS / 1000} s of healing`),
       );
     } finally {
       clearInterval(progress);
@@ -112,31 +114,42 @@ export async function runSeed(opts: RunOptions): Promise<RunOutcome> {
     };
   } catch (err) {
     keep = true;
+    // A run that breaks (an agent that will not restart, a bug here) is as worth replaying as one that fails its
+    // check: keep what it saw, and each log as it stands, so --recheck and the history can say how far it got.
+    try {
+      await keepThrownRun(rootDir, history, await readReplicas(cluster, 2000), steps, err);
+      log(`seed ${opts.seed}: the run threw; its history so far, each node's log and the summary are in ${rootDir}`);
+    } catch (saveErr) {
+      log(`seed ${opts.seed}: the run threw, and saving its history in ${rootDir} failed too: ${String(saveErr)}`);
+    }
     throw err;
   } finally {
     await cluster.close({ keepFiles: keep });
   }
 }
 
+/** Each node's whole log as it stands; a node slower than `pageTimeoutMs` to answer a page is reported unreadable. */
+function readReplicas(cluster: Cluster, pageTimeoutMs?: number): Promise<ReplicaRead[]> {
+  return Promise.all(
+    cluster.nodes.map(async (n): Promise<ReplicaRead> => {
+      try {
+        return { node: n.name, records: await readWholeLog(cluster.directClient(n.name), pageTimeoutMs) };
+      } catch (err) {
+        return { node: n.name, records: [], error: err instanceof Error ? err.message : String(err) };
+      }
+    }),
+  );
+}
+
 /** Waits until every node holds the same log twice in a row (or a deadline), then returns each node's log. */
 async function quiesceAndRead(cluster: Cluster, log: (line: string) => void): Promise<ReplicaRead[]> {
-  const read = async (): Promise<ReplicaRead[]> =>
-    Promise.all(
-      cluster.nodes.map(async (n): Promise<ReplicaRead> => {
-        try {
-          return { node: n.name, records: await readWholeLog(cluster.directClient(n.name)) };
-        } catch (err) {
-          return { node: n.name, records: [], error: err instanceof Error ? err.message : String(err) };
-        }
-      }),
-    );
   let previous = '';
   let last: ReplicaRead[] = [];
   try {
     await waitUntil(
       'replicas to converge',
       async () => {
-        last = await read();
+        last = await readReplicas(cluster);
         const shape = last.map((r) => `${r.records.length}:${r.records[r.records.length - 1]?.value ?? ''}`).join('|');
         const converged =
           last.every((r) => r.error === undefined) && new Set(last.map((r) => r.records.length)).size === 1 && shape === previous;
@@ -157,6 +170,17 @@ async function saveRun(dir: string, history: History, replicas: ReplicaRead[], s
   await writeFile(path.join(dir, REPLICAS_FILE), JSON.stringify(replicas));
   await writeFile(path.join(dir, SCHEDULE_FILE), JSON.stringify(steps.map((s) => ({ ...s, text: describeStep(s) })), null, 1));
   await writeFile(path.join(dir, 'summary.txt'), summary + '\n');
+}
+
+/**
+ * Keeps the files of a run that threw, as saveRun does for one that failed its check, with the error heading the
+ * summary; the check below it is of a cluster that was neither healed nor quiesced, so it may report more than
+ * the cluster did wrong.
+ */
+export async function keepThrownRun(dir: string, history: History, replicas: ReplicaRead[], steps: NemesisStep[], err: unknown): Promise<void> {
+  const error = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  const summary = `ERROR ${error}\n\n${formatSummary(check(history.events, replicas), 'check of the history so far (not healed, not quiesced)')}`;
+  await saveRun(dir, history, replicas, steps, summary);
 }
 
 /** Re-checks a kept run from its files (no cluster needed). */

@@ -1,8 +1,10 @@
 // The clients of a nemesis run: producers writing unique values through the load-balancing client, retrying an
-// attempt whose outcome is unknown with the same value, and consumers reading from followers as the log grows.
+// attempt whose outcome is unknown, or that a node refused as not the leader, with the same value, and consumers
+// reading from followers as the log grows.
 // Every attempt and its outcome goes into the history.
 import * as grpc from '@grpc/grpc-js';
 import type { LogClient, Record as LogRecord } from '../../api/v1/log.js';
+import { LEADER_ID_METADATA, OUTCOME_METADATA } from '../../internal/server/status.js';
 import type { Cluster } from './cluster.js';
 import type { History } from './history.js';
 
@@ -27,12 +29,17 @@ export const DEFAULT_WORKLOAD: WorkloadOptions = {
 
 const LEADER_REFRESH_MS = 1000;
 
-// Codes that mean the server refused the request before it could reach the log; everything else (deadline,
-// connection lost, UNAVAILABLE whether or not it names a leader) leaves the outcome unknown.
+// Codes that mean the server refused the request before it could reach the log. UNAVAILABLE is one only as the
+// server's "not the leader" (notLeaderRefusal); otherwise (deadline, connection lost, no server reachable, a
+// write flagged of unknown outcome) the outcome is unknown.
 const DEFINITE_FAILURES = new Set([grpc.status.INVALID_ARGUMENT, grpc.status.PERMISSION_DENIED, grpc.status.UNAUTHENTICATED]);
 
-/** The trailer a server sets, to "unknown", on a write that may or may not have been stored (see log.proto). */
-const OUTCOME_METADATA = 'proglog-outcome';
+/**
+ * How the server words NotLeaderError (internal/server/log-service.ts), with or without a leader to name. The
+ * client's own UNAVAILABLE statuses never start so (grpc-js's say "No connection established", "Connection
+ * dropped"..., the load-balancing client's start "proglog:").
+ */
+const NOT_LEADER_DETAILS = 'this node is not the leader';
 
 /**
  * How a failed produce attempt enters the history: 'fail' only when nothing can have been stored (the checker
@@ -41,13 +48,44 @@ const OUTCOME_METADATA = 'proglog-outcome';
  */
 export function failedAttemptKind(err: unknown): 'fail' | 'timeout' {
   if (outcomeFlaggedUnknown(err)) return 'timeout';
+  if (notLeaderRefusal(err)) return 'fail';
   const code = codeOf(err);
   return code !== undefined && DEFINITE_FAILURES.has(code) ? 'fail' : 'timeout';
 }
 
+function metadataOf(err: unknown): grpc.Metadata | undefined {
+  if (typeof err !== 'object' || err === null || !('metadata' in err) || !(err.metadata instanceof grpc.Metadata)) return undefined;
+  return err.metadata;
+}
+
 function outcomeFlaggedUnknown(err: unknown): boolean {
-  if (typeof err !== 'object' || err === null || !('metadata' in err) || !(err.metadata instanceof grpc.Metadata)) return false;
-  return err.metadata.get(OUTCOME_METADATA).includes('unknown');
+  return metadataOf(err)?.get(OUTCOME_METADATA).includes('unknown') ?? false;
+}
+
+/**
+ * The server's NotLeaderError, which log.proto promises was not written: sending the value to the leader cannot
+ * store it twice, so a copy in the log beside the retry's is a duplicate, and a copy alone a refused write kept.
+ * It names the leader in the trailers when it knows one; with no leader known, only its words say what it is.
+ */
+function notLeaderRefusal(err: unknown): boolean {
+  if (codeOf(err) !== grpc.status.UNAVAILABLE) return false;
+  if ((metadataOf(err)?.get(LEADER_ID_METADATA).length ?? 0) > 0) return true;
+  const details = typeof err === 'object' && err !== null && 'details' in err ? err.details : undefined;
+  return typeof details === 'string' && details.startsWith(NOT_LEADER_DETAILS);
+}
+
+/**
+ * Enters a failed produce attempt in the history; says whether the producer should send the value again: after an
+ * unknown outcome (with the same value, so the checker can tell a retry's copy from a duplicate) or a "not the
+ * leader" (the load-balancing client has learned of the new leader by then), not after any other refusal.
+ */
+export function recordFailedAttempt(history: History, process: string, value: string, err: unknown): 'retry' | 'give up' {
+  if (failedAttemptKind(err) === 'fail') {
+    history.fail(process, 'produce', { value, info: describe(err) });
+    return notLeaderRefusal(err) ? 'retry' : 'give up';
+  }
+  history.timeout(process, 'produce', { value, info: describe(err) });
+  return 'retry';
 }
 
 function produceOnce(client: LogClient, value: string, timeoutMs: number): Promise<number> {
@@ -120,11 +158,7 @@ export class Workload {
           this.acked++;
           break;
         } catch (err) {
-          if (failedAttemptKind(err) === 'fail') {
-            this.history.fail(name, 'produce', { value, info: describe(err) });
-            break;
-          }
-          this.history.timeout(name, 'produce', { value, info: describe(err) });
+          if (recordFailedAttempt(this.history, name, value, err) === 'give up') break;
           await sleep(50 * attempt);
         }
       }
