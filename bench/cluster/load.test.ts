@@ -190,6 +190,7 @@ describe('batch produce to a volume', () => {
     const r = await batchProduce(client, 100, 2, 300, value);
     expect(r.errors).toBeGreaterThan(0);
     expect(r.records).toBe(stored - 100 * r.errors);
-    expect(r.seconds).toBeGreaterThanOrEqual(0.3);
+    // Its deadline is on the wall clock (Date.now, whole milliseconds); its duration on performance.now.
+    expect(r.seconds).toBeGreaterThanOrEqual(0.299);
   });
 });
