@@ -17,6 +17,7 @@ const MUST_EXERCISE = [
   'duplicated',
   'tornWrites',
   'steppedWhileBusy',
+  'proposedWhileBusy',
 ] as const;
 
 export interface SeedsReport {

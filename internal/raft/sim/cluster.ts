@@ -5,7 +5,8 @@
 // the liberties the contract allows: a leader's appends leave before its own write, committed entries it does
 // not write are applied while the write is in flight, peers' messages are stepped into the core while a Ready is
 // being handled, and the commit index reaches the disk only with a term or vote change or before a membership
-// change is applied. (The real runtime also ticks and proposes in that window; the simulation does not yet.)
+// change is applied; a leader also takes proposals in that window. (The real runtime's ticks can fall there too;
+// the simulation ticks between Readies only.)
 import { NotLeaderError, RaftError, RaftInvariantError } from '../errors.js';
 import { SeededRandom } from '../random.js';
 import { RawNode } from '../raw-node.js';
@@ -52,6 +53,8 @@ export const DEFAULT_CLUSTER_OPTIONS: ClusterOptions = {
   stepWhileBusy: 0.3,
 };
 
+const busyEncoder = new TextEncoder();
+
 export class SimNode {
   /** Null while crashed. */
   raw: RawNode | null = null;
@@ -61,6 +64,8 @@ export class SimNode {
   /** Crash during the next write, after persisting only part of it (a torn write across files). */
   tornWriteArmed = false;
   tornWrites = 0;
+  /** The tick of this node's last proposal taken while its runtime was busy. */
+  busyProposalTick = -1;
   /** The membership the applied log leads to (from the last snapshot restored plus the changes applied since). */
   membership: ConfState = { voters: [], learners: [] };
   constructor(
@@ -80,6 +85,8 @@ export class Cluster {
   now = 0;
   /** Messages stepped into a node while its (pipelined) runtime was busy with a Ready. */
   steppedWhileBusy = 0;
+  /** Proposals a leader took while its (pipelined) runtime was busy with a Ready. */
+  proposedWhileBusy = 0;
   /** Reads in flight: context → acknowledged index when the read began. */
   private readonly reads = new Map<string, number>();
   private readSeq = 0;
@@ -318,6 +325,16 @@ export class Cluster {
 
   /** Messages that reach the node while its runtime awaits a write or an apply are stepped, not handled. */
   private stepWhileBusy(n: SimNode, raw: RawNode): void {
+    // The runtime's batcher proposes whenever calls arrive, busy or not (here at most once a tick per node: calls
+    // come from clients, at their own pace, not from the messages a proposal itself sets off).
+    if (raw.raft.role === 'leader' && n.busyProposalTick !== this.now && this.rng.chance(this.opts.stepWhileBusy / 3)) {
+      n.busyProposalTick = this.now;
+      try {
+        raw.proposeBatch([busyEncoder.encode(`${n.id}-busy-${++this.proposedWhileBusy}`)]);
+      } catch (e) {
+        if (!(e instanceof RaftError)) throw e;
+      }
+    }
     while (this.rng.chance(this.opts.stepWhileBusy)) {
       const m = this.net.nextFor(n.id, this.now);
       if (!m) return;

@@ -41,6 +41,8 @@ export interface SimResult {
   tornWrites: number;
   /** Messages stepped into a node while its runtime handled a Ready (pipelined runtime only). */
   steppedWhileBusy: number;
+  /** Proposals a leader took while its runtime handled a Ready (pipelined runtime only). */
+  proposedWhileBusy: number;
 }
 
 /** The command that replays one seed, printed beside every failure. */
@@ -90,6 +92,7 @@ export function runSimulation(o: SimOptions): SimResult {
     duplicated: 0,
     tornWrites: 0,
     steppedWhileBusy: 0,
+    proposedWhileBusy: 0,
   };
   c.net.faults = { drop: ev.float() * 0.2, duplicate: ev.float() * 0.1, maxDelay: ev.int(4) };
   let nextId = o.nodes + 1;
@@ -269,6 +272,7 @@ export function runSimulation(o: SimOptions): SimResult {
   res.dropped = c.net.dropped;
   res.duplicated = c.net.duplicated;
   res.steppedWhileBusy = c.steppedWhileBusy;
+  res.proposedWhileBusy = c.proposedWhileBusy;
   return res;
 }
 
