@@ -22,6 +22,20 @@ import {
 
 const { status: Code } = grpc;
 
+/** One write to `topic` through each produce RPC (unary, batch, stream), each started when its thunk is called. */
+function everyProduceRpc(c: LogClient, topic: string): Array<() => Promise<unknown>> {
+  const record = { value: bytes('x'), offset: 0, term: 0, type: 0 };
+  return [
+    () => unary(c.produce.bind(c), { record, topic }),
+    () => unary(c.produceBatch.bind(c), { topic, values: [bytes('x')] }),
+    () => {
+      const stream = c.produceStream();
+      stream.write({ record, topic });
+      return take(stream, 1);
+    },
+  ];
+}
+
 /** The service's methods bound to it, so that a test can replace one and keep the rest. */
 function bindAll(service: LogService): LogService {
   return {
@@ -357,11 +371,7 @@ describe('the number of topics', () => {
       const record = { value: bytes('x'), offset: 0, term: 0, type: 0 };
       expect(await unary(c.produce.bind(c), { record, topic: 'first' })).toEqual({ offset: 0 });
       const refused = { code: Code.RESOURCE_EXHAUSTED, details: expect.stringContaining('maximum of 2 topics') };
-      await expect(unary(c.produce.bind(c), { record, topic: 'second' })).rejects.toMatchObject(refused);
-      await expect(unary(c.produceBatch.bind(c), { topic: 'second', values: [bytes('x')] })).rejects.toMatchObject(refused);
-      const stream = c.produceStream();
-      stream.write({ record, topic: 'second' });
-      await expect(take(stream, 1)).rejects.toMatchObject(refused);
+      for (const call of everyProduceRpc(c, 'second')) await expect(call()).rejects.toMatchObject(refused);
       expect(ts.logs.list()).toEqual(['', 'first']);
       // The topics there are keep taking writes.
       expect(await unary(c.produce.bind(c), { record, topic: 'first' })).toEqual({ offset: 1 });
@@ -391,12 +401,8 @@ describe('a server out of file descriptors or disk space', () => {
     const c = logClient(ts.addr, clientCredentials(pki, pki.clients.root));
     try {
       const exhausted = { code: Code.RESOURCE_EXHAUSTED, details: expect.stringContaining('too many open files (EMFILE in open)') };
+      for (const call of everyProduceRpc(c, 'new')) await expect(call()).rejects.toMatchObject(exhausted);
       const record = { value: bytes('x'), offset: 0, term: 0, type: 0 };
-      await expect(unary(c.produce.bind(c), { record, topic: 'new' })).rejects.toMatchObject(exhausted);
-      await expect(unary(c.produceBatch.bind(c), { topic: 'new', values: [bytes('x')] })).rejects.toMatchObject(exhausted);
-      const stream = c.produceStream();
-      stream.write({ record, topic: 'new' });
-      await expect(take(stream, 1)).rejects.toMatchObject(exhausted);
       expect(await unary(c.produce.bind(c), { record, topic: '' })).toEqual({ offset: 0 });
     } finally {
       c.close();
@@ -429,12 +435,7 @@ describe('a write whose outcome is unknown (proposed, then the node stopped lead
       expect(err.metadata.get('proglog-leader-addr')).toEqual([]);
     };
     try {
-      const record = { value: bytes('x'), offset: 0, term: 0, type: 0 };
-      unknown(await failure(unary(c.produce.bind(c), { record, topic: '' })));
-      unknown(await failure(unary(c.produceBatch.bind(c), { topic: '', values: [bytes('x')] })));
-      const stream = c.produceStream();
-      stream.write({ record, topic: '' });
-      unknown(await failure(take(stream, 1)));
+      for (const call of everyProduceRpc(c, '')) unknown(await failure(call()));
     } finally {
       c.close();
       await ts.close();
