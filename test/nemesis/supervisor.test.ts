@@ -4,10 +4,11 @@ import path from 'node:path';
 import { processCpuSeconds, processState, ProcessStateError, Supervisor } from './supervisor.js';
 import { waitUntil } from './wait.js';
 
-// A stand-in for an agent: says hello with its pid, stays alive, exits 0 on SIGTERM.
+// A stand-in for an agent: says hello with its pid, stays alive, exits 0 on SIGTERM. The handler goes in before
+// the hello: a test that signals on seeing the hello must not find the default action (death by SIGTERM).
 const SCRIPT =
-  `console.log('up ' + process.pid);` +
   `process.on('SIGTERM', () => { console.log('bye ' + process.pid); process.exit(0); });` +
+  `console.log('up ' + process.pid);` +
   `setInterval(() => {}, 1000);`;
 
 describe('Supervisor', () => {
