@@ -18,6 +18,7 @@ const MUST_EXERCISE = [
   'tornWrites',
   'steppedWhileBusy',
   'proposedWhileBusy',
+  'ticksWhileBusy',
 ] as const;
 
 export interface SeedsReport {

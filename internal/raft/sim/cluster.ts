@@ -5,8 +5,8 @@
 // the liberties the contract allows: a leader's appends leave before its own write, committed entries it does
 // not write are applied while the write is in flight, peers' messages are stepped into the core while a Ready is
 // being handled, and the commit index reaches the disk only with a term or vote change or before a membership
-// change is applied; a leader also takes proposals in that window. (The real runtime's ticks can fall there too;
-// the simulation ticks between Readies only.)
+// change is applied; a leader also takes proposals in that window, and the node's timer can fire there (a tick
+// taken mid-Ready is that node's next tick, taken early: its clock runs no faster than the others').
 import { NotLeaderError, RaftError, RaftInvariantError } from '../errors.js';
 import { SeededRandom } from '../random.js';
 import { RawNode } from '../raw-node.js';
@@ -66,6 +66,8 @@ export class SimNode {
   tornWrites = 0;
   /** The tick of this node's last proposal taken while its runtime was busy. */
   busyProposalTick = -1;
+  /** The global tick this node has already taken while its runtime was busy (Cluster.tick skips it then). */
+  tickedAheadFor = -1;
   /** The membership the applied log leads to (from the last snapshot restored plus the changes applied since). */
   membership: ConfState = { voters: [], learners: [] };
   constructor(
@@ -87,6 +89,8 @@ export class Cluster {
   steppedWhileBusy = 0;
   /** Proposals a leader took while its (pipelined) runtime was busy with a Ready. */
   proposedWhileBusy = 0;
+  /** Ticks a node's timer fired while its (pipelined) runtime was busy with a Ready. */
+  ticksWhileBusy = 0;
   /** Reads in flight: context → acknowledged index when the read began. */
   private readonly reads = new Map<string, number>();
   private readSeq = 0;
@@ -167,6 +171,8 @@ export class Cluster {
     this.now++;
     for (const n of this.nodes.values()) {
       if (!n.raw) continue;
+      // Its timer already fired for this tick, while the runtime was busy with a Ready.
+      if (n.tickedAheadFor === this.now) continue;
       n.raw.tick();
       this.handleReady(n);
     }
@@ -334,6 +340,13 @@ export class Cluster {
       } catch (e) {
         if (!(e instanceof RaftError)) throw e;
       }
+    }
+    // The runtime's timer fires whenever its interval is up, a Ready in hand or not: here, the node's next tick
+    // comes early (at most one ahead, so that its clock keeps pace with the others').
+    if (n.tickedAheadFor <= this.now && this.rng.chance(this.opts.stepWhileBusy / 6)) {
+      n.tickedAheadFor = this.now + 1;
+      this.ticksWhileBusy++;
+      raw.tick();
     }
     while (this.rng.chance(this.opts.stepWhileBusy)) {
       const m = this.net.nextFor(n.id, this.now);

@@ -43,6 +43,8 @@ export interface SimResult {
   steppedWhileBusy: number;
   /** Proposals a leader took while its runtime handled a Ready (pipelined runtime only). */
   proposedWhileBusy: number;
+  /** Ticks a node's timer fired while its runtime handled a Ready (pipelined runtime only). */
+  ticksWhileBusy: number;
 }
 
 /** The command that replays one seed, printed beside every failure. */
@@ -93,6 +95,7 @@ export function runSimulation(o: SimOptions): SimResult {
     tornWrites: 0,
     steppedWhileBusy: 0,
     proposedWhileBusy: 0,
+    ticksWhileBusy: 0,
   };
   c.net.faults = { drop: ev.float() * 0.2, duplicate: ev.float() * 0.1, maxDelay: ev.int(4) };
   let nextId = o.nodes + 1;
@@ -273,6 +276,7 @@ export function runSimulation(o: SimOptions): SimResult {
   res.duplicated = c.net.duplicated;
   res.steppedWhileBusy = c.steppedWhileBusy;
   res.proposedWhileBusy = c.proposedWhileBusy;
+  res.ticksWhileBusy = c.ticksWhileBusy;
   return res;
 }
 
