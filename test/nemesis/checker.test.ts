@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { check, formatSummary, RECOVERY_WINDOW_MS, type ReplicaRead } from './checker.js';
-import { HEAL_ALL, History, HistoryFormatError } from './history.js';
+import { FAULT_WITHOUT_EFFECT, HEAL_ALL, History, HistoryFormatError } from './history.js';
 
 /** A history where client c1 produced a, b, c, acknowledged at 0, 1, 2, and a reader saw offset 1. */
 function cleanHistory(): History {
@@ -171,6 +171,18 @@ describe('checker', () => {
       const r = check(h.events, log, { recoveryWindowMs: 5000 });
       expect(r.ok).toBe(true);
     });
+  });
+
+  it('fails a run where a leader was cut off from a majority and not replaced; effective faults pass', () => {
+    const h = cleanHistory();
+    h.nemesis('effect: n1 cut off from n2,n3; n2 led the majority 1500 ms in', { time: 50 });
+    expect(check(h.events, replicas(['a', 'b', 'c'], ['a', 'b', 'c'])).ok).toBe(true);
+    const info = `${FAULT_WITHOUT_EFFECT}: n1 cut off from n2,n3 for 3500 ms, and the majority elected no other leader`;
+    h.nemesis(info, { time: 60 });
+    const r = check(h.events, replicas(['a', 'b', 'c'], ['a', 'b', 'c']));
+    expect(r.ok).toBe(false);
+    expect(r.anomalies.faultWithoutEffect).toEqual([{ time: 60, info }]);
+    expect(formatSummary(r)).toContain('leader cut off and not replaced');
   });
 
   it('reports a replica that could not be read, and checks the others without it', () => {

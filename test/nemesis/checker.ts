@@ -1,7 +1,7 @@
 // The verdict on a run: from the history and every node's full read of its log after healing and quiescing,
 // find each way a replicated log can break its promise. Every kind of anomaly is counted separately, so a
 // summary says what broke, and each carries examples to start debugging from.
-import { HEAL_ALL, type HistoryEvent } from './history.js';
+import { FAULT_WITHOUT_EFFECT, HEAL_ALL, type HistoryEvent } from './history.js';
 
 export interface StoredRecord {
   offset: number;
@@ -57,6 +57,12 @@ export interface Anomalies {
    * cluster stayed safe but stopped serving, e.g. left without a leader.
    */
   noWriteAfterHeal: Array<{ healedAt: number; windowMs: number; firstAckAt?: number }>;
+  /**
+   * A fault cut the leader off from a majority for several election timeouts and the majority elected no other
+   * (the nemesis's FAULT_WITHOUT_EFFECT events): the fault did not happen as scheduled, or the cluster could not
+   * elect; either way the run did not test what it says it did.
+   */
+  faultWithoutEffect: Array<{ time: number; info: string }>;
 }
 
 export interface CheckResult {
@@ -94,6 +100,7 @@ class Tally {
     failedButPresent: [],
     readsInconsistent: [],
     noWriteAfterHeal: [],
+    faultWithoutEffect: [],
   };
   readonly counts = Object.fromEntries(Object.keys(this.anomalies).map((k) => [k, 0])) as Record<
     keyof Anomalies,
@@ -260,6 +267,8 @@ export function check(history: readonly HistoryEvent[], allReplicas: readonly Re
 
   checkRecovery(history, opts.recoveryWindowMs ?? RECOVERY_WINDOW_MS, tally);
 
+  checkFaultsTookEffect(history, tally);
+
   const ok = Object.values(tally.counts).every((n) => n === 0);
   return {
     ok,
@@ -297,6 +306,13 @@ function checkRecovery(history: readonly HistoryEvent[], windowMs: number, tally
   tally.add('noWriteAfterHeal', { healedAt, windowMs, ...(firstAck !== undefined ? { firstAckAt: firstAck.time } : {}) });
 }
 
+/** The nemesis's own verdict on each fault that had to change the leader (see nemesis.ts). */
+function checkFaultsTookEffect(history: readonly HistoryEvent[], tally: Tally): void {
+  for (const e of history) {
+    if (e.type === 'nemesis' && e.info?.startsWith(FAULT_WITHOUT_EFFECT)) tally.add('faultWithoutEffect', { time: e.time, info: e.info });
+  }
+}
+
 function majorityValue(values: string[]): string | undefined {
   const n = new Map<string, number>();
   let best: string | undefined;
@@ -324,6 +340,7 @@ const LABELS: Record<keyof Anomalies, string> = {
   failedButPresent: 'refused writes present',
   readsInconsistent: 'reads disagreeing with the log',
   noWriteAfterHeal: 'no write acknowledged after healing',
+  faultWithoutEffect: 'leader cut off and not replaced',
 };
 
 /** One screen: the counts, each anomaly kind with its number (must be 0), and a few examples of each. */

@@ -194,10 +194,18 @@ export class Cluster {
     );
   }
 
-  /** The running, unpaused node that reports itself leader now (the one with the newest view if two do). */
-  async currentLeader(timeoutMs = 1000): Promise<string | undefined> {
+  /** Connections the nodes' proxies reset because they could not name the caller (see FaultProxy.unattributed). */
+  unattributedConnections(): number {
+    return this.nodes.reduce((sum, n) => sum + (n.proxy?.unattributed ?? 0), 0);
+  }
+
+  /**
+   * The running, unpaused node that reports itself leader now (the one with the newest view if two do), among
+   * `among` if given.
+   */
+  async currentLeader(timeoutMs = 1000, among?: readonly string[]): Promise<string | undefined> {
     const votes = new Map<string, number>();
-    const live = this.nodes.filter((n) => n.proc.running && !n.proc.paused);
+    const live = this.nodes.filter((n) => n.proc.running && !n.proc.paused && (among === undefined || among.includes(n.name)));
     await Promise.all(
       live.map(async (n) => {
         try {

@@ -10,11 +10,18 @@ export type OpKind = 'produce' | 'read';
  * - fail: the attempt definitely did not take effect (rejected before reaching the log, or refused by a node
  *   that is not the leader).
  * - timeout: the outcome is unknown (deadline, connection lost): the value may or may not be in the log.
- * - nemesis: a fault began or ended (for the reader; the checker uses only the last HEAL_ALL, to check that the
- *   cluster took writes again).
+ * - nemesis: a fault began or ended (for the reader; the checker uses the last HEAL_ALL, to check that the
+ *   cluster took writes again, and FAULT_WITHOUT_EFFECT events).
  */
 /** The nemesis event that ends every fault: from then on the cluster must serve again. */
 export const HEAL_ALL = 'heal all';
+
+/**
+ * Starts the nemesis event of a fault that cut the leader off from a majority for long enough that the majority
+ * had to elect another, and none did: the fault never took effect (a partition that let traffic through), or the
+ * cluster could not elect. Either way the run did not test what it claims.
+ */
+export const FAULT_WITHOUT_EFFECT = 'fault without effect';
 
 export type EventType = 'invoke' | 'ok' | 'fail' | 'timeout' | 'nemesis';
 

@@ -1,11 +1,61 @@
 // Plays a schedule against a live cluster: resolves each step's target against the cluster as it is at that
 // moment (who leads now, which nodes run), applies the fault through the supervisor or the link table, and heals
-// it when the step ends. Everything it does goes into the history.
+// it when the step ends. Everything it does goes into the history. A fault that cuts the leader off from a
+// majority is also watched for its effect: the majority must elect another leader while it lasts.
 import type { Cluster, ClusterNode } from './cluster.js';
-import { HEAL_ALL, type History } from './history.js';
+import { FAULT_WITHOUT_EFFECT, HEAL_ALL, type History } from './history.js';
 import { describeStep, type NemesisStep, type Target } from './schedule.js';
 
 const LEADER_WAIT_MS = 5000;
+const WATCH_EVERY_MS = 250;
+
+export interface NemesisOptions {
+  /** The nodes' election timeout: a cut-off leader is replaced within about twice it (randomized, then a vote). */
+  electionTimeoutMs: number;
+  log?: (line: string) => void;
+}
+
+/** Polls a majority for a leader other than the one cut off, until one is seen or the watch is stopped. */
+class LeaderChangeWatch {
+  private stopped = false;
+  private readonly started = Date.now();
+  private wake: (() => void) | undefined;
+  /** The new leader and how long into the fault it was seen. */
+  seen: { leader: string; afterMs: number } | undefined;
+
+  constructor(
+    private readonly cluster: Cluster,
+    readonly oldLeader: string,
+    readonly majority: readonly string[],
+  ) {
+    void this.poll();
+  }
+
+  private async poll(): Promise<void> {
+    while (!this.stopped && this.seen === undefined) {
+      const leader = await this.cluster.currentLeader(WATCH_EVERY_MS * 2, this.majority).catch(() => undefined);
+      // An answer that comes after the fault ended says nothing about the fault.
+      if (this.stopped) return;
+      if (leader !== undefined && leader !== this.oldLeader) {
+        this.seen = { leader, afterMs: Date.now() - this.started };
+        return;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, WATCH_EVERY_MS);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  }
+
+  /** Ends the watch at once (the fault is about to heal), with what was seen so far. */
+  stop(): void {
+    this.stopped = true;
+    this.wake?.();
+  }
+}
 
 export class Nemesis {
   private stopped = false;
@@ -16,21 +66,55 @@ export class Nemesis {
   /** Steps whose target did not exist when they were due (e.g. no leader within LEADER_WAIT_MS). */
   skipped = 0;
 
+  /** Faults that cut the leader off long enough that a new one was required; and those where one was seen. */
+  leaderCutOffs = 0;
+  leaderChangesSeen = 0;
+  private readonly log: (line: string) => void;
+
   constructor(
     private readonly cluster: Cluster,
     private readonly history: History,
-    private readonly log: (line: string) => void = () => undefined,
-  ) {}
+    private readonly opts: NemesisOptions,
+  ) {
+    this.log = opts.log ?? (() => undefined);
+  }
 
   /** Runs the steps in order, each at its time from `startedAt`; returns when they are done or on stop(). */
   async run(steps: readonly NemesisStep[], startedAt: number): Promise<void> {
     for (const step of steps) {
       if (!(await this.sleepUntil(startedAt + step.at))) return;
-      const heal = await this.apply(step);
+      const faultStarted = Date.now();
+      const { heal, watch } = await this.apply(step);
       const ok = await this.sleepUntil(startedAt + step.at + step.durationMs);
+      if (watch) this.judge(watch, ok ? Date.now() - faultStarted : 0);
       await heal();
       if (!ok) return;
     }
+  }
+
+  /**
+   * Whether a majority the leader was cut off from elected another within a fault that lasted `lastedMs` (0: cut
+   * short by stop()). Only faults longer than three election timeouts must show it: by two a follower has
+   * campaigned (its timeout is randomized up to twice the base), and the third is slack for a loaded machine.
+   */
+  private judge(watch: LeaderChangeWatch, lastedMs: number): void {
+    watch.stop();
+    const required = lastedMs >= 3 * this.opts.electionTimeoutMs;
+    const what = `${watch.oldLeader} cut off from ${watch.majority.join(',')}`;
+    if (required) this.leaderCutOffs++;
+    if (watch.seen) {
+      if (required) this.leaderChangesSeen++;
+      this.note(`effect: ${what}; ${watch.seen.leader} led the majority ${watch.seen.afterMs} ms in`);
+    } else if (required) {
+      this.note(`${FAULT_WITHOUT_EFFECT}: ${what} for ${lastedMs} ms, and the majority elected no other leader`);
+    } else {
+      this.note(`no new leader seen: ${what} for ${lastedMs} ms (too short to require one)`);
+    }
+  }
+
+  private note(what: string): void {
+    this.history.nemesis(what);
+    this.log(`nemesis: ${what}`);
   }
 
   stop(): void {
@@ -48,19 +132,36 @@ export class Nemesis {
     this.history.nemesis(HEAL_ALL);
   }
 
-  private async apply(step: NemesisStep): Promise<() => Promise<void>> {
+  private async apply(step: NemesisStep): Promise<{ heal: () => Promise<void>; watch?: LeaderChangeWatch }> {
     const skippedBefore = this.skipped;
+    // Who leads as the fault begins, to tell whether the fault cuts it off from a majority.
+    const leader = await this.cluster.currentLeader().catch(() => undefined);
     const heal = await this.applyFault(step);
-    if (this.skipped === skippedBefore) this.faultsApplied++;
-    return heal;
+    if (this.skipped !== skippedBefore) return { heal };
+    this.faultsApplied++;
+    const majority = leader === undefined ? undefined : this.majorityWithout(leader);
+    return majority ? { heal, watch: new LeaderChangeWatch(this.cluster, leader!, majority) } : { heal };
+  }
+
+  /**
+   * The nodes able to elect a leader other than `leader` under the faults in force now, if `leader` is cut off
+   * from them (killed, paused, or unable to reach them either way) and they are a majority of the cluster.
+   */
+  private majorityWithout(leader: string): string[] | undefined {
+    const all = this.cluster.names();
+    const node = this.cluster.node(leader);
+    const leaderGone = !node.proc.running || node.proc.paused;
+    const links = this.cluster.links;
+    const usable = this.cluster.nodes.filter((n) => n.proc.running && !n.proc.paused && n.name !== leader).map((n) => n.name);
+    const cutFromLeader = usable.filter((x) => leaderGone || (links.get(leader, x).kind === 'hold' && links.get(x, leader).kind === 'hold'));
+    // The cut-off side must hold a majority among themselves: every pair of them must still talk both ways.
+    const together = cutFromLeader.filter((x) => cutFromLeader.every((y) => x === y || (links.get(x, y).kind === 'pass' && links.get(y, x).kind === 'pass')));
+    return together.length > all.length / 2 ? together : undefined;
   }
 
   private async applyFault(step: NemesisStep): Promise<() => Promise<void>> {
     const f = step.fault;
-    const note = (what: string): void => {
-      this.history.nemesis(what);
-      this.log(`nemesis: ${what}`);
-    };
+    const note = (what: string): void => this.note(what);
     switch (f.kind) {
       case 'kill': {
         const n = await this.resolve(f.target);

@@ -229,4 +229,36 @@ describe('FaultProxy', () => {
       await exited;
     }
   });
+
+  it('fails closed: a caller it cannot name is reset and counted, never let through as a client', async () => {
+    const pids = new Map<number, string>();
+    // Neither a mapped node nor the clients' process: this process plays "someone else" here.
+    const p = await proxy(processSourceIdentifier(() => pids, { clientPid: 999_999_999, attempts: 2, retryMs: 5 }));
+    const sneak = net.connect({ host: '127.0.0.1', port: p.port });
+    sneak.on('error', () => undefined);
+    sneak.write('sneak');
+    await new Promise((r) => sneak.once('close', r));
+    await waitUntil('counted', () => p.unattributed === 1, 5000);
+    expect(echo.received.join('')).not.toContain('sneak');
+    // And once this process is the clients', it is named so.
+    const named = await proxy(processSourceIdentifier(() => pids));
+    const ok = await client(named.port);
+    ok.socket.write('hello');
+    await waitUntil('echo', () => ok.text() === 'hello', 5000);
+    expect(named.callers()).toEqual(['client']);
+    expect(named.unattributed).toBe(0);
+  });
+
+  it('fails closed when naming the caller throws', async () => {
+    const p = await proxy(async () => {
+      throw new Error('no /proc');
+    });
+    // The reset can beat the connect callback, so this caller does not wait for it.
+    const socket = net.connect({ host: '127.0.0.1', port: p.port });
+    socket.on('error', () => undefined);
+    socket.write('x');
+    await new Promise((r) => socket.once('close', r));
+    await waitUntil('counted', () => p.unattributed === 1, 5000);
+    expect(echo.received.join('')).toBe('');
+  });
 });

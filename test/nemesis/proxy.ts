@@ -5,8 +5,8 @@
 import net from 'node:net';
 import { CLIENT, type LinkFault, type LinkTable } from './link-table.js';
 
-/** Names the endpoint at the other end of an accepted socket. */
-export type SourceIdentifier = (socket: net.Socket) => Promise<string>;
+/** Names the endpoint at the other end of an accepted socket; undefined when it cannot tell. */
+export type SourceIdentifier = (socket: net.Socket) => Promise<string | undefined>;
 
 export interface ProxyTarget {
   host: string;
@@ -33,6 +33,7 @@ export class FaultProxy {
   private readonly unsubscribe: () => void;
   private port0 = 0;
   private host0 = '127.0.0.1';
+  private unattributedCount = 0;
 
   private constructor(
     private readonly server: net.Server,
@@ -79,6 +80,15 @@ export class FaultProxy {
   /** How many connections are currently open through the proxy. */
   connectionCount(): number {
     return this.pairs.size;
+  }
+
+  /**
+   * Connections reset because their caller could not be named: failing closed, since a connection let through
+   * under the wrong name would cross a partition unfaulted. A few are a race with a caller that hung up at once;
+   * many mean attribution is broken, and the run's faults with it.
+   */
+  get unattributed(): number {
+    return this.unattributedCount;
   }
 
   /** The callers of the open connections (for tests and logs). */
@@ -134,10 +144,11 @@ export class FaultProxy {
     this.pairs.add(pair);
     pair.closed.then(() => this.pairs.delete(pair));
     const identify = this.opts.identify ?? (async () => CLIENT);
-    identify(downstream).then(
-      (caller) => pair.start(caller),
-      () => pair.start(CLIENT),
-    );
+    const refuse = (): void => {
+      this.unattributedCount++;
+      pair.reset();
+    };
+    identify(downstream).then((caller) => (caller === undefined ? refuse() : pair.start(caller)), refuse);
   }
 }
 

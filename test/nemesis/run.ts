@@ -60,7 +60,7 @@ export async function runSeed(opts: RunOptions): Promise<RunOutcome> {
   const history = new History();
   try {
     const workload = new Workload(cluster, history, { ...DEFAULT_WORKLOAD, ...opts.workload });
-    const nemesis = new Nemesis(cluster, history, log);
+    const nemesis = new Nemesis(cluster, history, { electionTimeoutMs, log });
     const startedAt = Date.now();
     workload.start();
     const progress = setInterval(
@@ -97,8 +97,11 @@ export async function runSeed(opts: RunOptions): Promise<RunOutcome> {
     const crashes = cluster.nodes.flatMap((n) =>
       n.proc.unexpectedExits.map((e) => `${n.name} incarnation ${e.incarnation} exited by itself (${e.signal ?? `code ${e.code}`})`),
     );
+    const unattributed = cluster.unattributedConnections();
     const summary =
       formatSummary(result, `seed ${opts.seed} (${opts.nodes} nodes, ${nemesis.faultsApplied} faults, ${nemesis.skipped} skipped)`) +
+      `\n  leader cut off from a majority long enough to need a new one: ${nemesis.leaderCutOffs} times, a new one seen ${nemesis.leaderChangesSeen}` +
+      (unattributed > 0 ? `\n  note: ${unattributed} connections reset by the proxies because their caller could not be named` : '') +
       [...crashes, ...unreadableNotes].map((c) => `\n  note: ${c}; see ${rootDir}`).join('');
     if (!result.ok) {
       keep = true;

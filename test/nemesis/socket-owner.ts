@@ -43,21 +43,40 @@ export async function processHoldsSocket(pid: number, inode: string): Promise<bo
   return false;
 }
 
+export interface AttributionOptions {
+  /** The process whose own connections are the clients' (default: this one, where the workload runs). */
+  clientPid?: number;
+  /** Lookups before giving up on a caller (its socket may not be in /proc/net/tcp yet, or its pid map may lag). */
+  attempts?: number;
+  retryMs?: number;
+}
+
 /**
- * A SourceIdentifier over the processes `pids()` lists (pid -> endpoint name, read at each connection so
- * restarts are seen). Connections from any other process are CLIENT.
+ * A SourceIdentifier over the processes `pids()` lists (pid -> endpoint name, read at each lookup so restarts are
+ * seen) and the clients' process, CLIENT. Fails closed: a caller that is neither, or that cannot be found, is
+ * undefined, which the proxy answers with a reset. Calling it a client would let a node's Raft traffic through
+ * a partition unfaulted.
  */
-export function processSourceIdentifier(pids: () => ReadonlyMap<number, string>): SourceIdentifier {
+export function processSourceIdentifier(pids: () => ReadonlyMap<number, string>, opts: AttributionOptions = {}): SourceIdentifier {
+  const clientPid = opts.clientPid ?? process.pid;
+  const attempts = opts.attempts ?? 5;
+  const retryMs = opts.retryMs ?? 20;
   return async (socket: net.Socket) => {
     const host = socket.remoteAddress;
     const port = socket.remotePort;
-    if (!host || !port) return CLIENT;
-    const inode = await socketInode(stripV4Mapped(host), port);
-    if (!inode) return CLIENT;
-    for (const [pid, name] of pids()) {
-      if (await processHoldsSocket(pid, inode)) return name;
+    if (!host || !port) return undefined;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (socket.destroyed) return undefined;
+      const inode = await socketInode(stripV4Mapped(host), port);
+      if (inode) {
+        for (const [pid, name] of pids()) {
+          if (await processHoldsSocket(pid, inode)) return name;
+        }
+        if (await processHoldsSocket(clientPid, inode)) return CLIENT;
+      }
+      if (attempt < attempts) await new Promise((resolve) => setTimeout(resolve, retryMs));
     }
-    return CLIENT;
+    return undefined;
   };
 }
 

@@ -1,0 +1,81 @@
+// The nemesis judges whether a fault that cut the leader off took effect: against a stand-in cluster whose
+// leadership the test scripts, so that each verdict is reached on purpose.
+import type { Cluster } from './cluster.js';
+import { FAULT_WITHOUT_EFFECT, History } from './history.js';
+import { LinkTable } from './link-table.js';
+import { Nemesis } from './nemesis.js';
+import type { NemesisStep } from './schedule.js';
+
+const ELECTION_MS = 40;
+
+/** Three nodes, all running; `leaderAmong` says who the given nodes would report as leader at that moment. */
+function fakeCluster(leaderAmong: (among: readonly string[] | undefined) => string | undefined): Cluster {
+  const links = new LinkTable();
+  const nodes = ['n1', 'n2', 'n3'].map((name) => ({
+    name,
+    proc: { running: true, paused: false, pause() {}, resume() {} },
+  }));
+  const fake = {
+    links,
+    nodes,
+    names: () => nodes.map((n) => n.name),
+    node: (name: string) => nodes.find((n) => n.name === name)!,
+    currentLeader: async (_timeoutMs?: number, among?: readonly string[]) => leaderAmong(among),
+    waitForLeader: async () => {
+      const l = leaderAmong(undefined);
+      if (l === undefined) throw new Error('no leader');
+      return l;
+    },
+  };
+  return fake as unknown as Cluster;
+}
+
+async function runOne(cluster: Cluster, step: NemesisStep): Promise<{ nemesis: Nemesis; infos: string[] }> {
+  const history = new History();
+  const nemesis = new Nemesis(cluster, history, { electionTimeoutMs: ELECTION_MS });
+  await nemesis.run([step], Date.now());
+  return { nemesis, infos: history.events.map((e) => e.info ?? '') };
+}
+
+const isolate = (durationMs: number): NemesisStep => ({ at: 0, durationMs, fault: { kind: 'isolate-leader' } });
+
+describe('Nemesis: did a fault that cut the leader off take effect', () => {
+  it('sees the majority elect another leader', async () => {
+    let isolated = false;
+    const cluster = fakeCluster((among) => {
+      if (among === undefined || !isolated) return 'n1';
+      return among.includes('n1') ? 'n1' : 'n2';
+    });
+    cluster.links.onChange(() => (isolated = cluster.links.describe().length > 0));
+    const { nemesis, infos } = await runOne(cluster, isolate(4 * ELECTION_MS));
+    expect(infos.some((i) => i.startsWith('effect: n1 cut off from n2,n3; n2 led the majority'))).toBe(true);
+    expect(infos.some((i) => i.startsWith(FAULT_WITHOUT_EFFECT))).toBe(false);
+    expect([nemesis.leaderCutOffs, nemesis.leaderChangesSeen]).toEqual([1, 1]);
+  });
+
+  it('records a fault without effect when the majority keeps no other leader for several election timeouts', async () => {
+    // The "partition" let traffic through: everyone still follows n1.
+    const { nemesis, infos } = await runOne(fakeCluster(() => 'n1'), isolate(4 * ELECTION_MS));
+    expect(infos.filter((i) => i.startsWith(`${FAULT_WITHOUT_EFFECT}: n1 cut off from n2,n3`))).toHaveLength(1);
+    expect([nemesis.leaderCutOffs, nemesis.leaderChangesSeen]).toEqual([1, 0]);
+  });
+
+  it('does not require a new leader within a fault shorter than three election timeouts', async () => {
+    const { nemesis, infos } = await runOne(fakeCluster(() => 'n1'), isolate(ELECTION_MS));
+    expect(infos.some((i) => i.startsWith('no new leader seen: n1 cut off from n2,n3'))).toBe(true);
+    expect(infos.some((i) => i.startsWith(FAULT_WITHOUT_EFFECT))).toBe(false);
+    expect(nemesis.leaderCutOffs).toBe(0);
+  });
+
+  it('expects nothing of a fault that leaves the leader a majority (one-way loss, a split it is on the big side of)', async () => {
+    const oneWay: NemesisStep = { at: 0, durationMs: 4 * ELECTION_MS, fault: { kind: 'one-way', from: { role: 'leader' }, toPick: 0 } };
+    const a = await runOne(fakeCluster(() => 'n1'), oneWay);
+    // n1 | n2,n3 when picks land so; 1 picks n2 out of [n1,n2,n3], leaving the leader n1 with n3.
+    const split: NemesisStep = { at: 0, durationMs: 4 * ELECTION_MS, fault: { kind: 'split', minorityPicks: [1] } };
+    const b = await runOne(fakeCluster(() => 'n1'), split);
+    for (const { nemesis, infos } of [a, b]) {
+      expect(infos.some((i) => i.startsWith(FAULT_WITHOUT_EFFECT) || i.startsWith('effect') || i.startsWith('no new leader'))).toBe(false);
+      expect(nemesis.leaderCutOffs).toBe(0);
+    }
+  });
+});
