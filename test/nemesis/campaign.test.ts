@@ -37,6 +37,9 @@ describe('nemesis campaign (short, seeded)', () => {
     for (const kind of [/nemesis: pause/, /nemesis: isolate leader/, /nemesis: one-way loss/, /nemesis: split/]) {
       expect(lines.some((l) => kind.test(l))).toBe(true);
     }
+    // Faults that cut the leader off really did: the majority was seen to elect another (the checker fails the run
+    // if it was up long enough and did not).
+    expect(outcome.leaderChangesSeen).toBeGreaterThanOrEqual(1);
     expect(outcome.result.counts.acked).toBeGreaterThan(100);
     expect(outcome.result.counts.reads).toBeGreaterThan(100);
     expect(outcome.result.counts.replicas).toBe(3);
@@ -51,6 +54,7 @@ describe('nemesis campaign (short, seeded)', () => {
     expect(outcome.faults).toBeGreaterThanOrEqual(4);
     expect(lines.some((l) => /nemesis: kill .*kill leader/.test(l))).toBe(true);
     expect(lines.some((l) => /nemesis: restart/.test(l))).toBe(true);
+    expect(outcome.leaderChangesSeen).toBeGreaterThanOrEqual(1);
     expect(outcome.result.counts.acked).toBeGreaterThan(100);
     expect(outcome.result.counts.replicas).toBe(3);
   }, 240_000);

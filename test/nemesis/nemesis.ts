@@ -15,13 +15,19 @@ export interface NemesisOptions {
   log?: (line: string) => void;
 }
 
-/** Polls a majority for a leader other than the one cut off, until one is seen or the watch is stopped. */
+/**
+ * Polls a majority for a leader other than the one cut off, until one is seen or the watch is stopped. It also
+ * notes from when every node of the majority answered: a node the nemesis restarted a moment ago may still be
+ * starting, and until it is up the others may be no majority at all.
+ */
 class LeaderChangeWatch {
   private stopped = false;
   private readonly started = Date.now();
   private wake: (() => void) | undefined;
   /** The new leader and how long into the fault it was seen. */
   seen: { leader: string; afterMs: number } | undefined;
+  /** When every node of the majority first answered (Date.now()), if it did. */
+  allUpSince: number | undefined;
 
   constructor(
     private readonly cluster: Cluster,
@@ -33,9 +39,18 @@ class LeaderChangeWatch {
 
   private async poll(): Promise<void> {
     while (!this.stopped && this.seen === undefined) {
-      const leader = await this.cluster.currentLeader(WATCH_EVERY_MS * 2, this.majority).catch(() => undefined);
+      const views = await Promise.all(
+        this.majority.map((name) =>
+          this.cluster.getServers(name, WATCH_EVERY_MS * 2).then(
+            (servers) => ({ name, leads: servers.some((s) => s.isLeader && s.rpcAddr === this.cluster.node(name).rpcAddr) }),
+            () => undefined,
+          ),
+        ),
+      );
       // An answer that comes after the fault ended says nothing about the fault.
       if (this.stopped) return;
+      if (views.every((v) => v !== undefined)) this.allUpSince ??= Date.now();
+      const leader = views.find((v) => v?.leads)?.name;
       if (leader !== undefined && leader !== this.oldLeader) {
         this.seen = { leader, afterMs: Date.now() - this.started };
         return;
@@ -66,7 +81,7 @@ export class Nemesis {
   /** Steps whose target did not exist when they were due (e.g. no leader within LEADER_WAIT_MS). */
   skipped = 0;
 
-  /** Faults that cut the leader off long enough that a new one was required; and those where one was seen. */
+  /** Faults that cut the leader off from a majority; those after which the majority had another leader. */
   leaderCutOffs = 0;
   leaderChangesSeen = 0;
   private readonly log: (line: string) => void;
@@ -83,32 +98,34 @@ export class Nemesis {
   async run(steps: readonly NemesisStep[], startedAt: number): Promise<void> {
     for (const step of steps) {
       if (!(await this.sleepUntil(startedAt + step.at))) return;
-      const faultStarted = Date.now();
       const { heal, watch } = await this.apply(step);
       const ok = await this.sleepUntil(startedAt + step.at + step.durationMs);
-      if (watch) this.judge(watch, ok ? Date.now() - faultStarted : 0);
+      if (watch) this.judge(watch, !ok);
       await heal();
       if (!ok) return;
     }
   }
 
   /**
-   * Whether a majority the leader was cut off from elected another within a fault that lasted `lastedMs` (0: cut
-   * short by stop()). Only faults longer than three election timeouts must show it: by two a follower has
-   * campaigned (its timeout is randomized up to twice the base), and the third is slack for a loaded machine.
+   * Whether a majority the leader was cut off from elected another while the fault lasted (stopped: cut short by
+   * stop()). Only a fault during which the whole majority was up for three election timeouts must show it: by two
+   * a follower has campaigned (its timeout is randomized up to twice the base), and the third is slack for a
+   * loaded machine.
    */
-  private judge(watch: LeaderChangeWatch, lastedMs: number): void {
+  private judge(watch: LeaderChangeWatch, stopped: boolean): void {
     watch.stop();
-    const required = lastedMs >= 3 * this.opts.electionTimeoutMs;
+    const now = Date.now();
+    const upMs = stopped || watch.allUpSince === undefined ? 0 : now - watch.allUpSince;
+    const required = upMs >= 3 * this.opts.electionTimeoutMs;
     const what = `${watch.oldLeader} cut off from ${watch.majority.join(',')}`;
-    if (required) this.leaderCutOffs++;
+    this.leaderCutOffs++;
     if (watch.seen) {
-      if (required) this.leaderChangesSeen++;
+      this.leaderChangesSeen++;
       this.note(`effect: ${what}; ${watch.seen.leader} led the majority ${watch.seen.afterMs} ms in`);
     } else if (required) {
-      this.note(`${FAULT_WITHOUT_EFFECT}: ${what} for ${lastedMs} ms, and the majority elected no other leader`);
+      this.note(`${FAULT_WITHOUT_EFFECT}: ${what}, the majority up for ${upMs} ms, and it elected no other leader`);
     } else {
-      this.note(`no new leader seen: ${what} for ${lastedMs} ms (too short to require one)`);
+      this.note(`no new leader seen: ${what}, the majority up for ${upMs} ms (too short to require one)`);
     }
   }
 

@@ -36,6 +36,9 @@ export interface RunOutcome {
   faults: number;
   /** Steps that found no target when due (e.g. no leader). */
   skipped: number;
+  /** Faults that cut the leader off from a majority, and those where the majority was seen to elect another. */
+  leaderCutOffs: number;
+  leaderChangesSeen: number;
 }
 
 export const HISTORY_FILE = 'history.jsonl';
@@ -100,7 +103,7 @@ export async function runSeed(opts: RunOptions): Promise<RunOutcome> {
     const unattributed = cluster.unattributedConnections();
     const summary =
       formatSummary(result, `seed ${opts.seed} (${opts.nodes} nodes, ${nemesis.faultsApplied} faults, ${nemesis.skipped} skipped)`) +
-      `\n  leader cut off from a majority long enough to need a new one: ${nemesis.leaderCutOffs} times, a new one seen ${nemesis.leaderChangesSeen}` +
+      `\n  leader cut off from a majority ${nemesis.leaderCutOffs} times, the majority seen to elect another ${nemesis.leaderChangesSeen} times` +
       (unattributed > 0 ? `\n  note: ${unattributed} connections reset by the proxies because their caller could not be named` : '') +
       [...crashes, ...unreadableNotes].map((c) => `\n  note: ${c}; see ${rootDir}`).join('');
     if (!result.ok) {
@@ -113,6 +116,8 @@ export async function runSeed(opts: RunOptions): Promise<RunOutcome> {
       summary,
       faults: nemesis.faultsApplied,
       skipped: nemesis.skipped,
+      leaderCutOffs: nemesis.leaderCutOffs,
+      leaderChangesSeen: nemesis.leaderChangesSeen,
       ...(keep ? { keptDir: rootDir } : {}),
     };
   } catch (err) {
