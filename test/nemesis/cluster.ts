@@ -195,8 +195,16 @@ export class Cluster {
   }
 
   /** Connections the nodes' proxies reset because they could not name the caller (see FaultProxy.unattributed). */
-  unattributedConnections(): number {
-    return this.nodes.reduce((sum, n) => sum + (n.proxy?.unattributed ?? 0), 0);
+  unattributedConnections(): { gone: number; stranger: number; failed: number } {
+    const sum = { gone: 0, stranger: 0, failed: 0 };
+    for (const n of this.nodes) {
+      const by = n.proxy?.unattributedBy();
+      if (!by) continue;
+      sum.gone += by.gone;
+      sum.stranger += by.stranger;
+      sum.failed += by.failed;
+    }
+    return sum;
   }
 
   /**

@@ -239,6 +239,7 @@ describe('FaultProxy', () => {
     sneak.write('sneak');
     await new Promise((r) => sneak.once('close', r));
     await waitUntil('counted', () => p.unattributed === 1, 5000);
+    expect(p.unattributedBy()).toEqual({ gone: 0, stranger: 1, failed: 0 });
     expect(echo.received.join('')).not.toContain('sneak');
     // And once this process is the clients', it is named so.
     const named = await proxy(processSourceIdentifier(() => pids));
@@ -259,6 +260,7 @@ describe('FaultProxy', () => {
     socket.write('x');
     await new Promise((r) => socket.once('close', r));
     await waitUntil('counted', () => p.unattributed === 1, 5000);
+    expect(p.unattributedBy()).toEqual({ gone: 0, stranger: 0, failed: 1 });
     expect(echo.received.join('')).toBe('');
   });
 });

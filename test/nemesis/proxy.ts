@@ -5,8 +5,15 @@
 import net from 'node:net';
 import { CLIENT, type LinkFault, type LinkTable } from './link-table.js';
 
-/** Names the endpoint at the other end of an accepted socket; undefined when it cannot tell. */
-export type SourceIdentifier = (socket: net.Socket) => Promise<string | undefined>;
+/**
+ * Why a caller has no name: it hung up (or its socket left /proc) before it could be looked up, or a process
+ * holds it that is neither a node nor the clients'. Many of the first are a caller's race; any of the second
+ * means something connects that the nemesis does not know about.
+ */
+export type UnattributedReason = 'gone' | 'stranger';
+
+/** Names the endpoint at the other end of an accepted socket, or says why it cannot. */
+export type SourceIdentifier = (socket: net.Socket) => Promise<string | { unattributed: UnattributedReason }>;
 
 export interface ProxyTarget {
   host: string;
@@ -33,7 +40,7 @@ export class FaultProxy {
   private readonly unsubscribe: () => void;
   private port0 = 0;
   private host0 = '127.0.0.1';
-  private unattributedCount = 0;
+  private readonly unattributedCounts: Record<UnattributedReason | 'failed', number> = { gone: 0, stranger: 0, failed: 0 };
 
   private constructor(
     private readonly server: net.Server,
@@ -88,7 +95,13 @@ export class FaultProxy {
    * many mean attribution is broken, and the run's faults with it.
    */
   get unattributed(): number {
-    return this.unattributedCount;
+    const c = this.unattributedCounts;
+    return c.gone + c.stranger + c.failed;
+  }
+
+  /** The same, by reason ('failed': looking the caller up threw). */
+  unattributedBy(): Readonly<Record<UnattributedReason | 'failed', number>> {
+    return { ...this.unattributedCounts };
   }
 
   /** The callers of the open connections (for tests and logs). */
@@ -144,11 +157,14 @@ export class FaultProxy {
     this.pairs.add(pair);
     pair.closed.then(() => this.pairs.delete(pair));
     const identify = this.opts.identify ?? (async () => CLIENT);
-    const refuse = (): void => {
-      this.unattributedCount++;
+    const refuse = (reason: UnattributedReason | 'failed'): void => {
+      this.unattributedCounts[reason]++;
       pair.reset();
     };
-    identify(downstream).then((caller) => (caller === undefined ? refuse() : pair.start(caller)), refuse);
+    identify(downstream).then(
+      (caller) => (typeof caller === 'string' ? pair.start(caller) : refuse(caller.unattributed)),
+      () => refuse('failed'),
+    );
   }
 }
 

@@ -54,7 +54,7 @@ export interface AttributionOptions {
 /**
  * A SourceIdentifier over the processes `pids()` lists (pid -> endpoint name, read at each lookup so restarts are
  * seen) and the clients' process, CLIENT. Fails closed: a caller that is neither, or that cannot be found, is
- * undefined, which the proxy answers with a reset. Calling it a client would let a node's Raft traffic through
+ * unattributed, which the proxy answers with a reset. Calling it a client would let a node's Raft traffic through
  * a partition unfaulted.
  */
 export function processSourceIdentifier(pids: () => ReadonlyMap<number, string>, opts: AttributionOptions = {}): SourceIdentifier {
@@ -64,11 +64,13 @@ export function processSourceIdentifier(pids: () => ReadonlyMap<number, string>,
   return async (socket: net.Socket) => {
     const host = socket.remoteAddress;
     const port = socket.remotePort;
-    if (!host || !port) return undefined;
+    if (!host || !port) return { unattributed: 'gone' };
+    let found = false;
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (socket.destroyed) return undefined;
+      if (socket.destroyed) return { unattributed: 'gone' };
       const inode = await socketInode(stripV4Mapped(host), port);
       if (inode) {
+        found = true;
         for (const [pid, name] of pids()) {
           if (await processHoldsSocket(pid, inode)) return name;
         }
@@ -76,7 +78,8 @@ export function processSourceIdentifier(pids: () => ReadonlyMap<number, string>,
       }
       if (attempt < attempts) await new Promise((resolve) => setTimeout(resolve, retryMs));
     }
-    return undefined;
+    // A socket in /proc/net/tcp that no known process holds is a stranger's, unless its caller has hung up since.
+    return { unattributed: found && !socket.destroyed ? 'stranger' : 'gone' };
   };
 }
 
