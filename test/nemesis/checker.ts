@@ -58,7 +58,7 @@ export interface Anomalies {
    */
   noWriteAfterHeal: Array<{ healedAt: number; windowMs: number; firstAckAt?: number }>;
   /**
-   * A fault cut the leader off from a majority for several election timeouts and the majority elected no other
+   * A fault cut the leader off from a majority, all up for two election timeouts and more, and it elected no other
    * (the nemesis's FAULT_WITHOUT_EFFECT events): the fault did not happen as scheduled, or the cluster could not
    * elect; either way the run did not test what it says it did.
    */

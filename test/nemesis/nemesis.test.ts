@@ -7,6 +7,9 @@ import { Nemesis } from './nemesis.js';
 import type { NemesisStep } from './schedule.js';
 
 const ELECTION_MS = 40;
+const SLACK_MS = 40;
+// What a fault must last for a new leader to be required: two election timeouts and the slack.
+const REQUIRED_MS = 2 * ELECTION_MS + SLACK_MS;
 
 /**
  * Three nodes, all running. `leads(name)` says whether that node reports itself leader at that moment, or
@@ -42,7 +45,7 @@ function fakeCluster(leads: (name: string) => boolean | undefined): Cluster {
 
 async function runOne(cluster: Cluster, step: NemesisStep): Promise<{ nemesis: Nemesis; infos: string[] }> {
   const history = new History();
-  const nemesis = new Nemesis(cluster, history, { electionTimeoutMs: ELECTION_MS });
+  const nemesis = new Nemesis(cluster, history, { electionTimeoutMs: ELECTION_MS, electionSlackMs: SLACK_MS });
   await nemesis.run([step], Date.now());
   return { nemesis, infos: history.events.map((e) => e.info ?? '') };
 }
@@ -54,21 +57,21 @@ describe('Nemesis: did a fault that cut the leader off take effect', () => {
     let isolated = false;
     const cluster = fakeCluster((name) => (isolated ? name !== 'n3' : name === 'n1'));
     cluster.links.onChange(() => (isolated = cluster.links.describe().length > 0));
-    const { nemesis, infos } = await runOne(cluster, isolate(4 * ELECTION_MS));
+    const { nemesis, infos } = await runOne(cluster, isolate(REQUIRED_MS + 60));
     expect(infos.some((i) => i.startsWith('effect: n1 cut off from n2,n3; n2 led the majority'))).toBe(true);
     expect(infos.some((i) => i.startsWith(FAULT_WITHOUT_EFFECT))).toBe(false);
     expect([nemesis.leaderCutOffs, nemesis.leaderChangesSeen]).toEqual([1, 1]);
   });
 
-  it('records a fault without effect when the majority, all up, keeps no other leader for several election timeouts', async () => {
+  it('records a fault without effect when the majority, all up, keeps no other leader for two election timeouts and the slack', async () => {
     // The "partition" let traffic through: everyone still follows n1.
-    const { nemesis, infos } = await runOne(fakeCluster((name) => name === 'n1'), isolate(4 * ELECTION_MS));
+    const { nemesis, infos } = await runOne(fakeCluster((name) => name === 'n1'), isolate(REQUIRED_MS + 60));
     expect(infos.filter((i) => i.startsWith(`${FAULT_WITHOUT_EFFECT}: n1 cut off from n2,n3, the majority up for`))).toHaveLength(1);
     expect([nemesis.leaderCutOffs, nemesis.leaderChangesSeen]).toEqual([1, 0]);
   });
 
-  it('does not require a new leader within a fault shorter than three election timeouts', async () => {
-    const { nemesis, infos } = await runOne(fakeCluster((name) => name === 'n1'), isolate(ELECTION_MS));
+  it('does not require a new leader within a fault shorter than two election timeouts and the slack', async () => {
+    const { nemesis, infos } = await runOne(fakeCluster((name) => name === 'n1'), isolate(REQUIRED_MS - 80));
     expect(infos.some((i) => i.startsWith('no new leader seen: n1 cut off from n2,n3') && i.endsWith('(too short to require one)'))).toBe(true);
     expect(infos.some((i) => i.startsWith(FAULT_WITHOUT_EFFECT))).toBe(false);
     expect([nemesis.leaderCutOffs, nemesis.leaderChangesSeen]).toEqual([1, 0]);
@@ -76,7 +79,7 @@ describe('Nemesis: did a fault that cut the leader off take effect', () => {
 
   it('does not require one while part of the majority is still starting (no majority to elect with)', async () => {
     // n3 was restarted a moment ago and does not answer yet; n2 alone cannot elect.
-    const { nemesis, infos } = await runOne(fakeCluster((name) => (name === 'n3' ? undefined : name === 'n1')), isolate(6 * ELECTION_MS));
+    const { nemesis, infos } = await runOne(fakeCluster((name) => (name === 'n3' ? undefined : name === 'n1')), isolate(REQUIRED_MS + 60));
     expect(infos.some((i) => i.startsWith('no new leader seen: n1 cut off from n2,n3, the majority up for 0 ms'))).toBe(true);
     expect(infos.some((i) => i.startsWith(FAULT_WITHOUT_EFFECT))).toBe(false);
     expect([nemesis.leaderCutOffs, nemesis.leaderChangesSeen]).toEqual([1, 0]);

@@ -8,10 +8,13 @@ import { describeStep, type NemesisStep, type Target } from './schedule.js';
 
 const LEADER_WAIT_MS = 5000;
 const WATCH_EVERY_MS = 250;
+const ELECTION_SLACK_MS = 1000;
 
 export interface NemesisOptions {
   /** The nodes' election timeout: a cut-off leader is replaced within about twice it (randomized, then a vote). */
   electionTimeoutMs: number;
+  /** Beyond the protocol's own bound, how long a majority may take to elect on a loaded machine (default 1 s). */
+  electionSlackMs?: number;
   log?: (line: string) => void;
 }
 
@@ -108,15 +111,15 @@ export class Nemesis {
 
   /**
    * Whether a majority the leader was cut off from elected another while the fault lasted (stopped: cut short by
-   * stop()). Only a fault during which the whole majority was up for three election timeouts must show it: by two
-   * a follower has campaigned (its timeout is randomized up to twice the base), and the third is slack for a
-   * loaded machine.
+   * stop()). Only a fault during which the whole majority was up for two election timeouts and a slack must show
+   * it: by two a follower has campaigned (its timeout is randomized up to twice the base), and the vote is a round
+   * trip; the slack is for a loaded machine.
    */
   private judge(watch: LeaderChangeWatch, stopped: boolean): void {
     watch.stop();
     const now = Date.now();
     const upMs = stopped || watch.allUpSince === undefined ? 0 : now - watch.allUpSince;
-    const required = upMs >= 3 * this.opts.electionTimeoutMs;
+    const required = upMs >= 2 * this.opts.electionTimeoutMs + (this.opts.electionSlackMs ?? ELECTION_SLACK_MS);
     const what = `${watch.oldLeader} cut off from ${watch.majority.join(',')}`;
     this.leaderCutOffs++;
     if (watch.seen) {
