@@ -46,6 +46,17 @@ describe('RaftStorage', () => {
     expect(again.initialState().confState).toEqual({ voters: ['a#1'], learners: [] });
   });
 
+  test("appending a Ready's entries starts their fdatasync before it yields: nothing else would join a later one", async () => {
+    const synced: number[] = [];
+    const s = await open({ logDeps: { datasync: async (fd: number) => void synced.push(fd) } });
+    const before = synced.length;
+    const appended = s.appendEntries([e(1, 1), e(2, 1)], true);
+    // No turn of the event loop has passed, and the fsync covering the entries is already under way.
+    expect(synced.length).toBe(before + 1);
+    await appended;
+    expect(text(s.entries(1, 3, Infinity))).toEqual(['1/1/e1', '2/1/e2']);
+  });
+
   describe('a bootstrap interrupted part-way is redone in full when the folder reopens', () => {
     const voters = ['a#1', 'b#2'];
     async function expectBootstrapped(s: RaftStorage): Promise<void> {

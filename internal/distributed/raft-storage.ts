@@ -200,7 +200,8 @@ export class RaftStorage implements Storage {
     if (first !== this.log.nextOffset()) {
       throw new RaftLogGapError(first, this.log.nextOffset());
     }
-    const written = this.log.appendBatch(entries.map(encodeStoredEntry));
+    // One batch per Ready, and the runtime waits for it: no other append would join a round started a turn later.
+    const written = this.log.appendBatch(entries.map(encodeStoredEntry), { syncAtOnce: true });
     for (const e of entries) this.sinceSnapshotBytes += e.data.length;
     if (sync) await written;
     else written.catch(() => {});

@@ -14,6 +14,11 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: 
   return { promise, resolve, reject };
 }
 
+/** Lets the event loop go round `n` times (a round the previous one's end scheduled has started by then). */
+async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+}
+
 describe('GroupCommit', () => {
   test('requests made while a round runs all share the next round', async () => {
     const gates: Array<ReturnType<typeof deferred>> = [];
@@ -68,6 +73,46 @@ describe('GroupCommit', () => {
     await load;
     await gc.drain();
     expect(gc.rounds).toBeGreaterThan(roundsBefore);
+  });
+
+  test('a request "at once" starts a round before it returns when none is running, and otherwise waits its turn', async () => {
+    const gates: Array<ReturnType<typeof deferred>> = [];
+    const gc = new GroupCommit(() => {
+      const g = deferred();
+      gates.push(g);
+      return g.promise;
+    });
+    const first = gc.request(true);
+    // No turn of the event loop has passed: the round began inside request().
+    expect(gc.rounds).toBe(1);
+    const second = gc.request(true);
+    expect(gc.rounds).toBe(1);
+    gates[0]!.resolve();
+    await first;
+    await turns(2);
+    expect(gc.rounds).toBe(2);
+    gates[1]!.resolve();
+    await second;
+    // A plain request still waits a turn, so that others can join.
+    const third = gc.request();
+    expect(gc.rounds).toBe(2);
+    await turns(2);
+    expect(gc.rounds).toBe(3);
+    gates[2]!.resolve();
+    await third;
+    // Held back by an exclusive section, "at once" waits too.
+    const held = deferred();
+    const section = gc.exclusive(() => held.promise);
+    await turns(2);
+    const fourth = gc.request(true);
+    expect(gc.rounds).toBe(3);
+    held.resolve();
+    await section;
+    await turns(2);
+    expect(gc.rounds).toBe(4);
+    gates[3]!.resolve();
+    await fourth;
+    await gc.drain();
   });
 
   test('a failed round rejects exactly the requests it covered', async () => {

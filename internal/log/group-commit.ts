@@ -2,7 +2,9 @@
  * Group commit: callers that ask for durability while a sync runs share the next one, so one fdatasync makes
  * every append that arrived during the previous one durable. A round starts on the next turn of the event loop
  * (setImmediate) so that appenders woken by the previous round, whose continuations run as microtasks, all
- * join it.
+ * join it. A caller that knows nobody else is about to append (the Raft runtime writes one batch per Ready, and
+ * waits for it) asks for a round at once instead: the turn would gather nothing and only delay the fsync, by
+ * far more than a turn when the process loses its CPU right then.
  */
 export class GroupCommit {
   private waiting: Array<{ resolve: () => void; reject: (err: unknown) => void }> = [];
@@ -14,11 +16,15 @@ export class GroupCommit {
   /** `round` must write everything appended so far before it returns its first promise tick, then sync it. */
   constructor(private readonly round: () => Promise<void>) {}
 
-  /** Resolves after a round that began after this call has completed. */
-  request(): Promise<void> {
+  /**
+   * Resolves after a round that began after this call has completed. `atOnce`: when no round is running, start
+   * one now rather than on the next turn of the event loop.
+   */
+  request(atOnce = false): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.waiting.push({ resolve, reject });
-      this.schedule();
+      if (atOnce && this.running === null && this.paused === 0) this.start();
+      else this.schedule();
     });
   }
 

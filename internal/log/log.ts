@@ -180,8 +180,12 @@ export class Log {
     return this.acknowledge(offset);
   }
 
-  /** Appends many records, written together; resolves with the first offset. All or nothing. */
-  appendBatch(values: readonly RecordBytes[]): Promise<number> {
+  /**
+   * Appends many records, written together; resolves with the first offset. All or nothing. `syncAtOnce` (sync
+   * 'always'): the caller is the only appender, so its fsync need not wait a turn for others to join (see
+   * GroupCommit.request).
+   */
+  appendBatch(values: readonly RecordBytes[], opts: { syncAtOnce?: boolean } = {}): Promise<number> {
     for (const v of values) {
       const refused = this.refuseWrite(recordLength(v));
       if (refused) return Promise.reject(refused);
@@ -199,7 +203,7 @@ export class Log {
       }
       return Promise.reject(this.appendFailed(err));
     }
-    return this.acknowledge(first);
+    return this.acknowledge(first, opts.syncAtOnce);
   }
 
   /**
@@ -269,9 +273,9 @@ export class Log {
     return this.failed;
   }
 
-  private acknowledge(offset: number): Promise<number> {
+  private acknowledge(offset: number, syncAtOnce = false): Promise<number> {
     this.unsynced = true;
-    if (this.config.sync === 'always') return this.commit.request().then(() => offset);
+    if (this.config.sync === 'always') return this.commit.request(syncAtOnce).then(() => offset);
     this.becameStable(this.active.nextOffset);
     this.scheduleFlush();
     return Promise.resolve(offset);
