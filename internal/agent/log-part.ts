@@ -31,7 +31,7 @@ export function checkLogConfig(config: Pick<LogPartContext['config'], 'log'>): v
 export async function openReplicatedLog(ctx: LogPartContext): Promise<ReplicatedLogPart> {
   const { config } = ctx;
   const tickMs = config.raft.heartbeatIntervalMs;
-  return ReplicatedLog.open({
+  const log = await ReplicatedLog.open({
     id: config.nodeName,
     dataDir: config.dataDir,
     advertiseAddr: ctx.rpcAddr,
@@ -58,4 +58,11 @@ export async function openReplicatedLog(ctx: LogPartContext): Promise<Replicated
       },
     },
   });
+  if (log.bootstrapIgnored) {
+    ctx.logger.warn(
+      { dataDir: config.dataDir },
+      '--bootstrap ignored: the data dir already holds Raft state of a cluster this node joined (bootstrapping would overwrite it)',
+    );
+  }
+  return log;
 }

@@ -57,6 +57,24 @@ describe('RaftStorage', () => {
     expect(text(s.entries(1, 3, Infinity))).toEqual(['1/1/e1', '2/1/e2']);
   });
 
+  test('bootstrap voters are ignored by a folder that holds Raft state a bootstrap does not write (a node that joined)', async () => {
+    // A node that joined a cluster and has no snapshot yet: the leader's entries, its term and vote.
+    const joined = await open();
+    expect(joined.bootstrapIgnored).toBe(false);
+    await joined.appendEntries([e(1, 1, 'leader-1'), e(2, 3, 'leader-2')], true);
+    await joined.setHardState({ term: 3, vote: 'a#1', commit: 2 });
+    const restarted = await reopen(joined, { bootstrapVoters: ['b#2'] });
+    expect(restarted.bootstrapIgnored).toBe(true);
+    expect(restarted.initialState()).toEqual({ hardState: { term: 3, vote: 'a#1', commit: 2 }, confState: { voters: [], learners: [] } });
+    expect(text(restarted.entries(1, 3, Infinity))).toEqual(['1/1/leader-1', '2/3/leader-2']);
+    // A new folder still bootstraps.
+    await restarted.close();
+    await fs.rm(dir, { recursive: true, force: true });
+    const fresh = await open({ bootstrapVoters: ['b#2'] });
+    expect(fresh.bootstrapIgnored).toBe(false);
+    expect(fresh.initialState().confState).toEqual({ voters: ['b#2'], learners: [] });
+  });
+
   describe('a bootstrap interrupted part-way is redone in full when the folder reopens', () => {
     const voters = ['a#1', 'b#2'];
     async function expectBootstrapped(s: RaftStorage): Promise<void> {

@@ -69,6 +69,8 @@ interface DiskTrail {
 }
 
 export class RaftStorage implements Storage {
+  /** Bootstrap voters were given, but the folder held Raft state that no bootstrap writes: they were ignored. */
+  bootstrapIgnored = false;
   private readonly view: MemoryStorage;
   private hard: HardState;
   private sinceSnapshotBytes = 0;
@@ -98,27 +100,32 @@ export class RaftStorage implements Storage {
     await snapshotFile.removeStaleTempFiles();
     const segmentBytes = options.segmentBytes ?? 16 * 1024 * 1024;
     let snap = await snapshotFile.read();
-    let hard = (await hardStateFile.read()) ?? { term: 0, vote: NONE, commit: 0 };
-    let bootstrap: { snap: Snapshot; entries: Entry[] } | undefined;
-    if (!snap && options.bootstrapVoters && options.bootstrapVoters.length > 0) {
-      // The initial membership goes in twice: in a snapshot at index 0, so this node can campaign at once, and as
-      // committed conf change entries at the head of the log, so that every node added later learns it from the
-      // log (a snapshot at index 0 is never sent to anyone). Re-applying them here is a no-op.
-      snap = { meta: { index: 0, term: 0, confState: { voters: [...options.bootstrapVoters], learners: [] } }, data: new Uint8Array(0) };
-      const entries = options.bootstrapVoters.map((nodeId, i) => ({
-        index: i + 1,
-        term: 1,
-        type: 'confChange' as const,
-        data: encodeConfChange({ type: 'addVoter', nodeId, context: '' }),
-      }));
-      bootstrap = { snap, entries };
-      hard = { term: 1, vote: NONE, commit: entries.length };
-    }
+    const hardOnDisk = await hardStateFile.read();
+    let hard = hardOnDisk ?? { term: 0, vote: NONE, commit: 0 };
     const snapIndex = snap?.meta.index ?? 0;
     const log = await openEntryLog(path.join(dir, 'entries'), snapIndex + 1, segmentBytes, options.logDeps);
+    let bootstrap: { snap: Snapshot; entries: Entry[] } | undefined;
+    let bootstrapIgnored = false;
     try {
-      // What an interrupted bootstrap left in the log is written again below, over itself.
-      const loaded = bootstrap ? [] : loadEntries(log, snapIndex, snap?.meta.term ?? 0);
+      let loaded = loadEntries(log, snapIndex, snap?.meta.term ?? 0);
+      if (!snap && options.bootstrapVoters && options.bootstrapVoters.length > 0) {
+        // The initial membership goes in twice: in a snapshot at index 0, so this node can campaign at once, and
+        // as committed conf change entries at the head of the log, so that every node added later learns it from
+        // the log (a snapshot at index 0 is never sent to anyone). Re-applying them here is a no-op.
+        const entries = bootstrapEntries(options.bootstrapVoters);
+        if (isFreshOrInterruptedBootstrap(hardOnDisk, loaded, entries)) {
+          snap = { meta: { index: 0, term: 0, confState: { voters: [...options.bootstrapVoters], learners: [] } }, data: new Uint8Array(0) };
+          bootstrap = { snap, entries };
+          hard = { term: 1, vote: NONE, commit: entries.length };
+          // What an interrupted bootstrap left in the log is written again below, over itself.
+          loaded = [];
+        } else {
+          // This folder already holds Raft state of its own (the node joined a cluster, and no snapshot has come
+          // yet). Bootstrapping would overwrite its term, vote and log: a second vote in a term, entries it
+          // acknowledged gone, and a one-node cluster beside the real one.
+          bootstrapIgnored = true;
+        }
+      }
       if (loaded === undefined) {
         // The log does not continue the snapshot (a crash between installing a snapshot and resetting the log).
         await log.reset(snapIndex + 1);
@@ -126,6 +133,7 @@ export class RaftStorage implements Storage {
       const { view, trail } = viewOf(snap, loaded ?? []);
       view.setHardState(hard);
       const storage = new RaftStorage(dir, log, hardStateFile, snapshotFile, view, trail, hard);
+      storage.bootstrapIgnored = bootstrapIgnored;
       if (bootstrap) {
         // The snapshot is written last: its existence marks the bootstrap complete. A crash before it leaves
         // entries and a hard state that only this bootstrap can have written (open had not returned), and the
@@ -369,6 +377,29 @@ function viewOf(snap: Snapshot | undefined, loaded: Entry[]): { view: MemoryStor
  * log cannot continue the snapshot at `snapIndex` (it ends before it, starts after it, or disagrees on the term
  * of its last entry).
  */
+function bootstrapEntries(voters: readonly string[]): Entry[] {
+  return voters.map((nodeId, i) => ({
+    index: i + 1,
+    term: 1,
+    type: 'confChange' as const,
+    data: encodeConfChange({ type: 'addVoter', nodeId, context: '' }),
+  }));
+}
+
+/**
+ * Whether a folder without a snapshot is new, or holds only what a bootstrap with these voters writes before its
+ * snapshot (a crash interrupted it): no hard state or the bootstrap's own, and a log that is a prefix of its
+ * entries. A node that joined a cluster holds the leader's entries (another bootstrap's voters) and its terms.
+ */
+function isFreshOrInterruptedBootstrap(hard: HardState | undefined, loaded: Entry[] | undefined, entries: Entry[]): boolean {
+  if (hard !== undefined && !(hard.term === 1 && hard.vote === NONE && hard.commit <= entries.length)) return false;
+  if (loaded === undefined || loaded.length > entries.length) return false;
+  return loaded.every((e, i) => {
+    const b = entries[i]!;
+    return e.index === b.index && e.term === b.term && e.type === b.type && Buffer.compare(Buffer.from(e.data), Buffer.from(b.data)) === 0;
+  });
+}
+
 function loadEntries(log: Log, snapIndex: number, snapTerm: number): Entry[] | undefined {
   const lowest = Math.max(log.lowestOffset(), 1);
   const next = log.nextOffset();

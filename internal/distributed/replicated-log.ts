@@ -237,6 +237,11 @@ export class ReplicatedLog implements LogService {
     leaderLossCampaigns: 0,
   };
 
+  /** `bootstrap` was asked for, but the data dir already held this node's Raft state: it was ignored. */
+  get bootstrapIgnored(): boolean {
+    return this.storage.bootstrapIgnored;
+  }
+
   private constructor(
     private readonly config: ReplicatedLogConfig,
     readonly raftId: string,
