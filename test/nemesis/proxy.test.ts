@@ -59,6 +59,18 @@ async function dial(port: number): Promise<TestClient> {
   return { socket, text: () => buf, closed: () => closed };
 }
 
+/**
+ * Connects to a proxy that will not name this caller, sends `text`, and waits for the reset and for the proxy to
+ * count it. The reset can beat the connect callback, so the caller does not wait for it.
+ */
+async function sendUntilReset(p: FaultProxy, text: string): Promise<void> {
+  const socket = net.connect({ host: '127.0.0.1', port: p.port });
+  socket.on('error', () => undefined);
+  socket.write(text);
+  await new Promise((r) => socket.once('close', r));
+  await waitUntil('the reset counted', () => p.unattributed === 1, 5000);
+}
+
 /** Names the n-th accepted connection names[n], so one test can play several callers. */
 function callersInOrder(...names: string[]): SourceIdentifier {
   let n = 0;
@@ -234,11 +246,7 @@ describe('FaultProxy', () => {
     const pids = new Map<number, string>();
     // Neither a mapped node nor the clients' process: this process plays "someone else" here.
     const p = await proxy(processSourceIdentifier(() => pids, { clientPid: 999_999_999, attempts: 2, retryMs: 5 }));
-    const sneak = net.connect({ host: '127.0.0.1', port: p.port });
-    sneak.on('error', () => undefined);
-    sneak.write('sneak');
-    await new Promise((r) => sneak.once('close', r));
-    await waitUntil('counted', () => p.unattributed === 1, 5000);
+    await sendUntilReset(p, 'sneak');
     expect(p.unattributedBy()).toEqual({ gone: 0, stranger: 1, failed: 0 });
     expect(echo.received.join('')).not.toContain('sneak');
     // And once this process is the clients', it is named so.
@@ -254,12 +262,7 @@ describe('FaultProxy', () => {
     const p = await proxy(async () => {
       throw new Error('no /proc');
     });
-    // The reset can beat the connect callback, so this caller does not wait for it.
-    const socket = net.connect({ host: '127.0.0.1', port: p.port });
-    socket.on('error', () => undefined);
-    socket.write('x');
-    await new Promise((r) => socket.once('close', r));
-    await waitUntil('counted', () => p.unattributed === 1, 5000);
+    await sendUntilReset(p, 'x');
     expect(p.unattributedBy()).toEqual({ gone: 0, stranger: 0, failed: 1 });
     expect(echo.received.join('')).toBe('');
   });
