@@ -30,8 +30,8 @@ describe('agents with mTLS and ACLs', () => {
   const agents = new Map<string, Agent>();
   const clients: LogClient[] = [];
 
-  async function startAgent(name: string, bootstrap: boolean): Promise<Agent> {
-    const join = bootstrap ? [] : [agents.get(NAMES[0]!)!.membershipAddr];
+  /** `join` defaults to the first agent's membership address for every agent but a bootstrapping one. */
+  async function startAgent(name: string, bootstrap: boolean, join = bootstrap ? [] : [agents.get(NAMES[0]!)!.membershipAddr]): Promise<Agent> {
     const config = agentConfig({ name, dataDir: path.join(root, name), bootstrap, startJoinAddrs: join }, certs);
     const agent = await Agent.start(config, { parts: realParts, logger: pino({ level: 'silent' }) });
     agents.set(name, agent);
@@ -143,6 +143,23 @@ describe('agents with mTLS and ACLs', () => {
     // The record from before it left is still there: it came back as itself, data intact.
     expect(await consume(client(back.rpcAddr), 0)).toBe('hello world');
   });
+  it('a node that joined keeps its data when restarted with --bootstrap, and rejoins instead of leading a cluster of its own', async () => {
+    // Not the first agent: it bootstrapped, and a bootstrapped folder ignores the flag anyway.
+    const restarting = [...agents.values()].find((a) => !a.isLeader() && a.config.nodeName !== NAMES[0])!;
+    const name = restarting.config.nodeName;
+    const others = [...agents.values()].filter((a) => a !== restarting);
+    await restarting.shutdown();
+    agents.delete(name);
+    await waitUntil(`${name} to be removed from the Raft configuration`, async () => (await voterCount()) === 2);
+    // The operator's mistake: the bootstrap flag on a node that joined a cluster (and has no snapshot yet).
+    const back = await startAgent(name, true, others.map((a) => a.membershipAddr));
+    await waitUntil(`${name} to be a voter again`, async () => (await voterCount()) === 3);
+    expect(await waitUntil(`${name} to hold the first record`, () => consume(client(back.rpcAddr), 0, 1000))).toBe('hello world');
+    // One cluster, one leader: had it bootstrapped, it would lead a one-node cluster with an empty log beside it.
+    expect([...agents.values()].filter((a) => a.isLeader())).toHaveLength(1);
+    expect(await produce(client(leader().rpcAddr), 'after the bootstrap restart')).toBeGreaterThan(0);
+  });
+
   it('stays writable while followers leave gracefully one after another, down to a single node', async () => {
     // The second leave is the hard one: of two voters, removing one needs that one's own vote, so a leaving
     // node must not go before its removal is through.
