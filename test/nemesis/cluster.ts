@@ -241,15 +241,18 @@ export class Cluster {
     return waitUntil('a leader', () => this.currentLeader(), timeoutMs, 100);
   }
 
-  /** Until the leader lists `count` servers. */
+  /**
+   * Until the leader lists `count` voters. A node that joined is a learner until it has caught up; a fault that
+   * comes before it votes would hit a smaller cluster than the run says (pausing one of two voters stops it).
+   */
   async waitForMembers(count: number, timeoutMs: number): Promise<void> {
     await waitUntil(
-      `${count} servers in the leader's configuration`,
+      `${count} voters in the leader's configuration`,
       async () => {
         const leader = await this.currentLeader();
         if (!leader) return false;
         const servers = await this.getServers(leader).catch(() => []);
-        return servers.length >= count && servers.some((s) => s.isLeader);
+        return servers.filter((s) => !s.isLearner).length >= count && servers.some((s) => s.isLeader);
       },
       timeoutMs,
       200,
@@ -295,16 +298,16 @@ export class Cluster {
   async startNode(n: ClusterNode): Promise<void> {
     if (n.proxy) {
       fs.rmSync(this.portFile(n), { force: true });
-      await n.proxy.setAccepting(true);
+      n.proxy.setAccepting(true);
     }
     n.proc.start();
   }
 
-  /** SIGKILL; its address then refuses connections, as a dead process's port does. */
+  /** SIGKILL; connections to its address then fail at once, as they do against a dead process's port. */
   async killNode(n: ClusterNode): Promise<void> {
     if (n.proc.running) await n.proc.kill();
     if (n.proxy) {
-      await n.proxy.setAccepting(false);
+      n.proxy.setAccepting(false);
       n.proxy.sever();
     }
   }

@@ -13,9 +13,9 @@ const REQUIRED_MS = 2 * ELECTION_MS + SLACK_MS;
 
 /**
  * Three nodes, all running. `leads(name)` says whether that node reports itself leader at that moment, or
- * undefined if it does not answer (still starting).
+ * undefined if it does not answer (still starting); `learners` do not vote yet.
  */
-function fakeCluster(leads: (name: string) => boolean | undefined): Cluster {
+function fakeCluster(leads: (name: string) => boolean | undefined, learners: readonly string[] = []): Cluster {
   const links = new LinkTable();
   const nodes = ['n1', 'n2', 'n3'].map((name) => ({
     name,
@@ -37,7 +37,7 @@ function fakeCluster(leads: (name: string) => boolean | undefined): Cluster {
     getServers: async (name: string) => {
       const l = leads(name);
       if (l === undefined) throw new Error(`${name} is not up`);
-      return nodes.map((n) => ({ id: n.name, rpcAddr: n.rpcAddr, isLeader: n.name === name && l }));
+      return nodes.map((n) => ({ id: n.name, rpcAddr: n.rpcAddr, isLeader: n.name === name && l, isLearner: learners.includes(n.name) }));
     },
   };
   return fake as unknown as Cluster;
@@ -83,6 +83,12 @@ describe('Nemesis: did a fault that cut the leader off take effect', () => {
     expect(infos.some((i) => i.startsWith('no new leader seen: n1 cut off from n2,n3, the majority up for 0 ms'))).toBe(true);
     expect(infos.some((i) => i.startsWith(FAULT_WITHOUT_EFFECT))).toBe(false);
     expect([nemesis.leaderCutOffs, nemesis.leaderChangesSeen]).toEqual([1, 0]);
+  });
+
+  it('expects nothing when the nodes cut off from the leader are no majority of the voters (one is still a learner)', async () => {
+    const { nemesis, infos } = await runOne(fakeCluster((name) => name === 'n1', ['n3']), isolate(REQUIRED_MS + 60));
+    expect(infos.some((i) => i.startsWith(FAULT_WITHOUT_EFFECT) || i.startsWith('effect') || i.startsWith('no new leader'))).toBe(false);
+    expect(nemesis.leaderCutOffs).toBe(0);
   });
 
   it('expects nothing of a fault that leaves the leader a majority (one-way loss, a split it is on the big side of)', async () => {

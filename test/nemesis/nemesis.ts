@@ -154,21 +154,28 @@ export class Nemesis {
 
   private async apply(step: NemesisStep): Promise<{ heal: () => Promise<void>; watch?: LeaderChangeWatch }> {
     const skippedBefore = this.skipped;
-    // Who leads as the fault begins, to tell whether the fault cuts it off from a majority.
+    // Who leads as the fault begins, and who votes (a node that joined a moment ago may still be a learner), to
+    // tell whether the fault cuts the leader off from a majority of the voters.
     const leader = await this.cluster.currentLeader().catch(() => undefined);
+    const voters =
+      leader === undefined
+        ? undefined
+        : await this.cluster.getServers(leader).then(
+            (servers) => servers.filter((s) => !s.isLearner).map((s) => s.id),
+            () => undefined,
+          );
     const heal = await this.applyFault(step);
     if (this.skipped !== skippedBefore) return { heal };
     this.faultsApplied++;
-    const majority = leader === undefined ? undefined : this.majorityWithout(leader);
+    const majority = leader === undefined || voters === undefined ? undefined : this.majorityWithout(leader, voters);
     return majority ? { heal, watch: new LeaderChangeWatch(this.cluster, leader!, majority) } : { heal };
   }
 
   /**
    * The nodes able to elect a leader other than `leader` under the faults in force now, if `leader` is cut off
-   * from them (killed, paused, or unable to reach them either way) and they are a majority of the cluster.
+   * from them (killed, paused, or unable to reach them either way) and they hold a majority of `voters`.
    */
-  private majorityWithout(leader: string): string[] | undefined {
-    const all = this.cluster.names();
+  private majorityWithout(leader: string, voters: readonly string[]): string[] | undefined {
     const node = this.cluster.node(leader);
     const leaderGone = !node.proc.running || node.proc.paused;
     const links = this.cluster.links;
@@ -176,7 +183,7 @@ export class Nemesis {
     const cutFromLeader = usable.filter((x) => leaderGone || (links.get(leader, x).kind === 'hold' && links.get(x, leader).kind === 'hold'));
     // The cut-off side must hold a majority among themselves: every pair of them must still talk both ways.
     const together = cutFromLeader.filter((x) => cutFromLeader.every((y) => x === y || (links.get(x, y).kind === 'pass' && links.get(y, x).kind === 'pass')));
-    return together.length > all.length / 2 ? together : undefined;
+    return together.filter((x) => voters.includes(x)).length > voters.length / 2 ? together : undefined;
   }
 
   private async applyFault(step: NemesisStep): Promise<() => Promise<void>> {

@@ -194,14 +194,24 @@ describe('FaultProxy', () => {
     await waitUntil('caller reset', () => closed, 5000);
   });
 
-  it('refuses connections while not accepting, and accepts again on the same port', async () => {
+  it('resets connections while not accepting, keeps its port bound, and lets connections through again', async () => {
     const p = await proxy();
     const port = p.port;
-    await p.setAccepting(false);
-    const refused = net.connect({ host: '127.0.0.1', port });
-    const err = await new Promise<NodeJS.ErrnoException>((r) => refused.once('error', r));
-    expect(err.code).toBe('ECONNREFUSED');
-    await p.setAccepting(true);
+    p.setAccepting(false);
+    const reset = net.connect({ host: '127.0.0.1', port });
+    reset.on('error', () => undefined);
+    reset.write('lost');
+    await new Promise((r) => reset.once('close', r));
+    expect(echo.received.join('')).not.toContain('lost');
+    // Nobody else can take the port meanwhile: the node must come back on its address.
+    const squatter = net.createServer();
+    const squat = await new Promise<NodeJS.ErrnoException | undefined>((r) => {
+      squatter.once('error', r);
+      squatter.listen(port, '127.0.0.1', () => r(undefined));
+    });
+    if (squatter.listening) squatter.close();
+    expect(squat?.code).toBe('EADDRINUSE');
+    p.setAccepting(true);
     expect(p.port).toBe(port);
     const c = await client(port);
     c.socket.write('back');

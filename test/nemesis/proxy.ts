@@ -38,8 +38,9 @@ const HIGH_WATER_BYTES = 1 << 20;
 export class FaultProxy {
   private readonly pairs = new Set<ConnectionPair>();
   private readonly unsubscribe: () => void;
-  private port0 = 0;
-  private host0 = '127.0.0.1';
+  private accepting = true;
+  /** Where it listens, from start to close (kept: the address stays readable after close). */
+  private bound: net.AddressInfo = { address: '127.0.0.1', family: 'IPv4', port: 0 };
   private readonly unattributedCounts: Record<UnattributedReason | 'failed', number> = { gone: 0, stranger: 0, failed: 0 };
 
   private constructor(
@@ -62,8 +63,7 @@ export class FaultProxy {
         resolve();
       });
     });
-    proxy.port0 = proxy.port;
-    proxy.host0 = proxy.host;
+    proxy.bound = server.address() as net.AddressInfo;
     return proxy;
   }
 
@@ -72,11 +72,11 @@ export class FaultProxy {
   }
 
   get port(): number {
-    return this.server.listening ? (this.server.address() as net.AddressInfo).port : this.port0;
+    return this.bound.port;
   }
 
   get host(): string {
-    return this.server.listening ? (this.server.address() as net.AddressInfo).address : this.host0;
+    return this.bound.address;
   }
 
   /** host:port to advertise for the node behind this proxy. */
@@ -110,23 +110,13 @@ export class FaultProxy {
   }
 
   /**
-   * Stops or resumes listening on the proxy's port. While the node behind it is down its port should refuse
-   * connections, as a dead process's port does, rather than accept and reset them.
+   * Stops or resumes letting connections through to the node. While the node behind it is down, a connection is
+   * reset as soon as it is accepted: the caller fails at once, as it does against a dead process's port. The
+   * port stays bound all along: were it released, any outgoing connection on the machine could take it as its
+   * ephemeral source port, and the node could not come back on its address (EADDRINUSE).
    */
-  async setAccepting(accepting: boolean): Promise<void> {
-    if (accepting === this.server.listening) return;
-    if (!accepting) {
-      this.port0 = this.port;
-      await new Promise<void>((resolve) => this.server.close(() => resolve()));
-      return;
-    }
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.port0, this.host0, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
+  setAccepting(accepting: boolean): void {
+    this.accepting = accepting;
   }
 
   /** Resets every open connection (or those from one caller) at once, as a crashed router would. */
@@ -148,7 +138,7 @@ export class FaultProxy {
   }
 
   private accept(downstream: net.Socket): void {
-    const target = typeof this.opts.target === 'function' ? this.opts.target() : this.opts.target;
+    const target = !this.accepting ? undefined : typeof this.opts.target === 'function' ? this.opts.target() : this.opts.target;
     if (!target) {
       downstream.resetAndDestroy();
       return;
