@@ -32,7 +32,11 @@ describe('a killed leader that restarts', () => {
     cluster = await Cluster.start({ nodes: 3, rootDir: dir, faults: false, electionTimeoutMs: 600, heartbeatMs: 60 });
     const c = cluster;
     const client = c.client();
-    for (let i = 0; i < 20; i++) expect(typeof (await produce(client, `before-${i}`))).toBe('number');
+    // Setup, not the rule under test: on a loaded machine an election can come now too, so a write is asked again
+    // until acknowledged (a copy of a "before" value changes nothing here).
+    for (let i = 0; i < 20; i++) {
+      await waitUntil(`before-${i} acknowledged`, async () => typeof (await produce(client, `before-${i}`)) === 'number', 20_000, 100);
+    }
     const victim = c.node(await c.waitForLeader(10_000));
     await c.killNode(victim);
     const successor = await waitUntil(
