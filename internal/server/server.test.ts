@@ -22,6 +22,17 @@ import {
 
 const { status: Code } = grpc;
 
+/** Runs `body` with a root client of `ts`, then closes the client and the server, whatever happens. */
+async function withRootClient(ts: TestServer, body: (c: LogClient) => Promise<void>): Promise<void> {
+  const c = logClient(ts.addr, clientCredentials(pki, pki.clients.root));
+  try {
+    await body(c);
+  } finally {
+    c.close();
+    await ts.close();
+  }
+}
+
 /** One write to `topic` through each produce RPC (unary, batch, stream), each started when its thunk is called. */
 function everyProduceRpc(c: LogClient, topic: string): Array<() => Promise<unknown>> {
   const record = { value: bytes('x'), offset: 0, term: 0, type: 0 };
@@ -346,8 +357,7 @@ describe('the number of records in one ProduceBatch', () => {
 
   it('defaults to 10,000', async () => {
     const ts = await startTestServer(pki);
-    const c = logClient(ts.addr, clientCredentials(pki, pki.clients.root));
-    try {
+    await withRootClient(ts, async (c) => {
       const empty = (n: number): Buffer[] => Array.from({ length: n }, () => Buffer.alloc(0));
       expect(await unary(c.produceBatch.bind(c), { topic: 'b', values: empty(10_000) })).toEqual({ firstOffset: 0, count: 10_000 });
       await expect(unary(c.produceBatch.bind(c), { topic: 'b', values: empty(10_001) })).rejects.toMatchObject({
@@ -355,10 +365,7 @@ describe('the number of records in one ProduceBatch', () => {
         details: expect.stringContaining('at most 10000 records'),
       });
       expect(ts.logs.get('b').nextOffset()).toBe(10_000);
-    } finally {
-      c.close();
-      await ts.close();
-    }
+    });
   });
 });
 
@@ -366,8 +373,7 @@ describe('the number of topics', () => {
   it('is capped by maxTopics: a produce creating one more is RESOURCE_EXHAUSTED naming the limit, on every produce RPC', async () => {
     // The default log is one of the two.
     const ts = await startTestServer(pki, { local: { maxTopics: 2 } });
-    const c = logClient(ts.addr, clientCredentials(pki, pki.clients.root));
-    try {
+    await withRootClient(ts, async (c) => {
       const record = { value: bytes('x'), offset: 0, term: 0, type: 0 };
       expect(await unary(c.produce.bind(c), { record, topic: 'first' })).toEqual({ offset: 0 });
       const refused = { code: Code.RESOURCE_EXHAUSTED, details: expect.stringContaining('maximum of 2 topics') };
@@ -376,10 +382,7 @@ describe('the number of topics', () => {
       // The topics there are keep taking writes.
       expect(await unary(c.produce.bind(c), { record, topic: 'first' })).toEqual({ offset: 1 });
       expect(await unary(c.produce.bind(c), { record, topic: '' })).toEqual({ offset: 0 });
-    } finally {
-      c.close();
-      await ts.close();
-    }
+    });
   });
 });
 
@@ -398,16 +401,12 @@ describe('a server out of file descriptors or disk space', () => {
         produce: (topic, values) => (topic === 'new' ? Promise.reject(emfile()) : inner.produce(topic, values)),
       }),
     });
-    const c = logClient(ts.addr, clientCredentials(pki, pki.clients.root));
-    try {
+    await withRootClient(ts, async (c) => {
       const exhausted = { code: Code.RESOURCE_EXHAUSTED, details: expect.stringContaining('too many open files (EMFILE in open)') };
       for (const call of everyProduceRpc(c, 'new')) await expect(call()).rejects.toMatchObject(exhausted);
       const record = { value: bytes('x'), offset: 0, term: 0, type: 0 };
       expect(await unary(c.produce.bind(c), { record, topic: '' })).toEqual({ offset: 0 });
-    } finally {
-      c.close();
-      await ts.close();
-    }
+    });
   });
 });
 
@@ -419,27 +418,23 @@ describe('a write whose outcome is unknown (proposed, then the node stopped lead
         produce: () => Promise.reject(new ProposalOutcomeUnknownError('this node stopped leading after proposing it')),
       }),
     });
-    const c = logClient(ts.addr, clientCredentials(pki, pki.clients.root));
-    const failure = (call: Promise<unknown>): Promise<grpc.ServiceError> =>
-      call.then(
-        () => {
-          throw new Error('the call succeeded');
-        },
-        (err: grpc.ServiceError) => err,
-      );
-    const unknown = (err: grpc.ServiceError): void => {
-      expect(err.code).toBe(Code.UNAVAILABLE);
-      expect(err.details).toContain('outcome is unknown');
-      expect(err.metadata.get('proglog-outcome')).toEqual(['unknown']);
-      expect(err.metadata.get('proglog-leader-id')).toEqual([]);
-      expect(err.metadata.get('proglog-leader-addr')).toEqual([]);
-    };
-    try {
+    await withRootClient(ts, async (c) => {
+      const failure = (call: Promise<unknown>): Promise<grpc.ServiceError> =>
+        call.then(
+          () => {
+            throw new Error('the call succeeded');
+          },
+          (err: grpc.ServiceError) => err,
+        );
+      const unknown = (err: grpc.ServiceError): void => {
+        expect(err.code).toBe(Code.UNAVAILABLE);
+        expect(err.details).toContain('outcome is unknown');
+        expect(err.metadata.get('proglog-outcome')).toEqual(['unknown']);
+        expect(err.metadata.get('proglog-leader-id')).toEqual([]);
+        expect(err.metadata.get('proglog-leader-addr')).toEqual([]);
+      };
       for (const call of everyProduceRpc(c, '')) unknown(await failure(call()));
-    } finally {
-      c.close();
-      await ts.close();
-    }
+    });
   });
 });
 
@@ -460,8 +455,7 @@ describe('stopping with a ProduceStream append in flight', () => {
         },
       }),
     });
-    const c = logClient(ts.addr, clientCredentials(pki, pki.clients.root));
-    try {
+    await withRootClient(ts, async (c) => {
       const call = c.produceStream();
       const ended = new Promise<grpc.ServiceError>((resolve) => call.on('error', resolve));
       call.write({ record: { value: bytes('in flight'), offset: 0, term: 0, type: 0 }, topic: '' });
@@ -472,10 +466,7 @@ describe('stopping with a ProduceStream append in flight', () => {
       expect(err.code).toBe(Code.UNAVAILABLE);
       expect(err.metadata.get('proglog-outcome')).toEqual(['unknown']);
       await stopping;
-    } finally {
-      c.close();
-      await ts.close();
-    }
+    });
   });
 
   it('answers the append, ends the stream with UNAVAILABLE, and does not wait out the grace period', async () => {
@@ -493,8 +484,7 @@ describe('stopping with a ProduceStream append in flight', () => {
         },
       }),
     });
-    const c = logClient(ts.addr, clientCredentials(pki, pki.clients.root));
-    try {
+    await withRootClient(ts, async (c) => {
       const call = c.produceStream();
       const ended = new Promise<grpc.ServiceError>((resolve) => call.on('error', resolve));
       const answered = take<ProduceResponse>(call, 1);
@@ -506,10 +496,7 @@ describe('stopping with a ProduceStream append in flight', () => {
       expect(await ended).toMatchObject({ code: Code.UNAVAILABLE });
       await stopping;
       expect(ts.server.openStreams).toBe(0);
-    } finally {
-      c.close();
-      await ts.close();
-    }
+    });
   });
 });
 
