@@ -69,8 +69,6 @@ interface DiskTrail {
 }
 
 export class RaftStorage implements Storage {
-  /** Bootstrap voters were given, but the folder held Raft state that no bootstrap writes: they were ignored. */
-  bootstrapIgnored = false;
   private readonly view: MemoryStorage;
   private hard: HardState;
   private sinceSnapshotBytes = 0;
@@ -85,6 +83,8 @@ export class RaftStorage implements Storage {
     view: MemoryStorage,
     trail: DiskTrail,
     hard: HardState,
+    /** Bootstrap voters were given, but the folder held Raft state that no bootstrap writes: they were ignored. */
+    readonly bootstrapIgnored = false,
   ) {
     this.view = view;
     this.trail = trail;
@@ -132,8 +132,7 @@ export class RaftStorage implements Storage {
       }
       const { view, trail } = viewOf(snap, loaded ?? []);
       view.setHardState(hard);
-      const storage = new RaftStorage(dir, log, hardStateFile, snapshotFile, view, trail, hard);
-      storage.bootstrapIgnored = bootstrapIgnored;
+      const storage = new RaftStorage(dir, log, hardStateFile, snapshotFile, view, trail, hard, bootstrapIgnored);
       if (bootstrap) {
         // The snapshot is written last: its existence marks the bootstrap complete. A crash before it leaves
         // entries and a hard state that only this bootstrap can have written (open had not returned), and the

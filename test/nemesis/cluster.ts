@@ -13,7 +13,7 @@ import { createClient } from '../../internal/loadbalance/index.js';
 import { writeClusterCerts, type ClusterCerts } from './cluster-certs.js';
 import { LinkTable } from './link-table.js';
 import { ADVERTISED_PORT_ENV, REAL_PORT_FILE_ENV } from './listen-redirect.js';
-import { FaultProxy } from './proxy.js';
+import { FaultProxy, noUnattributed, type UnattributedCounts } from './proxy.js';
 import { processSourceIdentifier } from './socket-owner.js';
 import { Supervisor, type SupervisedProcess } from './supervisor.js';
 import { waitUntil } from './wait.js';
@@ -195,14 +195,11 @@ export class Cluster {
   }
 
   /** Connections the nodes' proxies reset because they could not name the caller (see FaultProxy.unattributed). */
-  unattributedConnections(): { gone: number; stranger: number; failed: number } {
-    const sum = { gone: 0, stranger: 0, failed: 0 };
+  unattributedConnections(): UnattributedCounts {
+    const sum = noUnattributed();
     for (const n of this.nodes) {
-      const by = n.proxy?.unattributedBy();
-      if (!by) continue;
-      sum.gone += by.gone;
-      sum.stranger += by.stranger;
-      sum.failed += by.failed;
+      const by = n.proxy?.unattributedBy() ?? noUnattributed();
+      for (const reason of Object.keys(sum) as Array<keyof UnattributedCounts>) sum[reason] += by[reason];
     }
     return sum;
   }

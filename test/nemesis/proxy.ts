@@ -12,6 +12,13 @@ import { CLIENT, type LinkFault, type LinkTable } from './link-table.js';
  */
 export type UnattributedReason = 'gone' | 'stranger';
 
+/** Connections reset for want of a caller's name, by reason ('failed': looking the caller up threw). */
+export type UnattributedCounts = Record<UnattributedReason | 'failed', number>;
+
+export function noUnattributed(): UnattributedCounts {
+  return { gone: 0, stranger: 0, failed: 0 };
+}
+
 /** Names the endpoint at the other end of an accepted socket, or says why it cannot. */
 export type SourceIdentifier = (socket: net.Socket) => Promise<string | { unattributed: UnattributedReason }>;
 
@@ -41,7 +48,7 @@ export class FaultProxy {
   private accepting = true;
   /** Where it listens, from start to close (kept: the address stays readable after close). */
   private bound: net.AddressInfo = { address: '127.0.0.1', family: 'IPv4', port: 0 };
-  private readonly unattributedCounts: Record<UnattributedReason | 'failed', number> = { gone: 0, stranger: 0, failed: 0 };
+  private readonly unattributedCounts = noUnattributed();
 
   private constructor(
     private readonly server: net.Server,
@@ -95,12 +102,11 @@ export class FaultProxy {
    * many mean attribution is broken, and the run's faults with it.
    */
   get unattributed(): number {
-    const c = this.unattributedCounts;
-    return c.gone + c.stranger + c.failed;
+    return Object.values(this.unattributedCounts).reduce((a, b) => a + b, 0);
   }
 
-  /** The same, by reason ('failed': looking the caller up threw). */
-  unattributedBy(): Readonly<Record<UnattributedReason | 'failed', number>> {
+  /** The same, by reason. */
+  unattributedBy(): Readonly<UnattributedCounts> {
     return { ...this.unattributedCounts };
   }
 
@@ -137,8 +143,14 @@ export class FaultProxy {
     if (this.server.listening) await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /** Where a new connection goes now; none while the node is down or has not said where it listens. */
+  private target(): ProxyTarget | undefined {
+    if (!this.accepting) return undefined;
+    return typeof this.opts.target === 'function' ? this.opts.target() : this.opts.target;
+  }
+
   private accept(downstream: net.Socket): void {
-    const target = !this.accepting ? undefined : typeof this.opts.target === 'function' ? this.opts.target() : this.opts.target;
+    const target = this.target();
     if (!target) {
       downstream.resetAndDestroy();
       return;

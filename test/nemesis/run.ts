@@ -104,7 +104,7 @@ export async function runSeed(opts: RunOptions): Promise<RunOutcome> {
     const summary =
       formatSummary(result, `seed ${opts.seed} (${opts.nodes} nodes, ${nemesis.faultsApplied} faults, ${nemesis.skipped} skipped)`) +
       `\n  leader cut off from a majority ${nemesis.leaderCutOffs} times, the majority seen to elect another ${nemesis.leaderChangesSeen} times` +
-      (unattributed.gone + unattributed.stranger + unattributed.failed > 0
+      (Object.values(unattributed).some((n) => n > 0)
         ? `\n  note: connections reset by the proxies because their caller could not be named: ${unattributed.gone} whose caller was gone (or not in /proc/net/tcp), ` +
           `${unattributed.stranger} held by a process that is neither a node nor the harness, ${unattributed.failed} whose lookup failed`
         : '') +
