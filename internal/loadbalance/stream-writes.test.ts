@@ -63,12 +63,17 @@ describe('client streams (grpc-js as patched in patches/)', () => {
   });
 
   /** Opens a stream, writes `count` values once `after` says so, ends it, and resolves with the offsets answered. */
-  async function stream(count: number, after: 'first answer' | 'at once'): Promise<{ offsets: number[]; blockedWrites: number }> {
+  async function stream(
+    count: number,
+    after: 'first answer' | 'at once' | 'corked',
+  ): Promise<{ offsets: number[]; blockedWrites: number }> {
     const call = client.produceStream({ deadline: Date.now() + 20_000 });
     const offsets: number[] = [];
     let blockedWrites = 0;
     const writeAll = (): void => {
+      if (after === 'corked') call.cork();
       for (let i = 0; i < count; i++) if (!call.write(request(`v${i}`))) blockedWrites++;
+      if (after === 'corked') call.uncork();
       call.end();
     };
     const done = new Promise<void>((resolve, reject) => {
@@ -106,5 +111,15 @@ describe('client streams (grpc-js as patched in patches/)', () => {
     expect(offsets).toEqual(Array.from({ length: count }, (_, i) => i));
     const spread = received.turns.at(-1)! - received.turns[0]!;
     expect(spread).toBeLessThan(count / 10);
+  });
+
+  it('loses nothing when the first messages reach the call together, before it has a server', async () => {
+    // A corked stream hands its first messages down in one batch while the call is still being routed, when
+    // grpc-js holds one message at a time.
+    const count = 50;
+    const { offsets } = await stream(count, 'corked');
+
+    expect(received.values).toEqual(Array.from({ length: count }, (_, i) => `v${i}`));
+    expect(offsets).toEqual(Array.from({ length: count }, (_, i) => i));
   });
 });
