@@ -5,7 +5,8 @@
 // what fits in one. Giving the stream a _writev lets everything written while a message is in flight go down
 // together: grpc-js frames each message as before, and Node's HTTP/2 session sends the frames in one write.
 // Flow control is unchanged: the stream still reports a full buffer, and the callback runs when the last
-// message is sent.
+// message is sent. A client stream had the same limit deeper in grpc-js (its RetryingCall), out of reach of
+// this kind of fix: that one is patched at install (patches/README.md).
 import type { Writable } from 'node:stream';
 
 /** The one grpc-js internal this needs: a server stream's call, which sends one serialized-on-demand message. */
