@@ -20,6 +20,16 @@ function tick(): void {
   if (ticking) setImmediate(tick);
 }
 
+/** The values v0..v(count-1) that `stream` writes. */
+function written(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `v${i}`);
+}
+
+/** Offsets 0..count-1, one per record in the order received. */
+function dense(count: number): number[] {
+  return Array.from({ length: count }, (_, i) => i);
+}
+
 function request(value: string): ProduceRequest {
   return { record: { value: Buffer.from(value), offset: 0, term: 0, type: 0 }, topic: '' };
 }
@@ -72,7 +82,7 @@ describe('client streams (grpc-js as patched in patches/)', () => {
     let blockedWrites = 0;
     const writeAll = (): void => {
       if (after === 'corked') call.cork();
-      for (let i = 0; i < count; i++) if (!call.write(request(`v${i}`))) blockedWrites++;
+      for (const value of written(count)) if (!call.write(request(value))) blockedWrites++;
       if (after === 'corked') call.uncork();
       call.end();
     };
@@ -94,8 +104,8 @@ describe('client streams (grpc-js as patched in patches/)', () => {
     const count = 2000;
     const { offsets, blockedWrites } = await stream(count, 'first answer');
 
-    expect(received.values).toEqual(['first', ...Array.from({ length: count }, (_, i) => `v${i}`)]);
-    expect(offsets).toEqual(Array.from({ length: count + 1 }, (_, i) => i));
+    expect(received.values).toEqual(['first', ...written(count)]);
+    expect(offsets).toEqual(dense(count + 1));
     // Backpressure still reaches the caller: the stream's buffer fills, write() says so.
     expect(blockedWrites).toBeGreaterThan(0);
     // Unpatched, each message leaves in a turn of its own: at least `count` turns between the first and the last.
@@ -107,8 +117,8 @@ describe('client streams (grpc-js as patched in patches/)', () => {
     const count = 2000;
     const { offsets } = await stream(count, 'at once');
 
-    expect(received.values).toEqual(Array.from({ length: count }, (_, i) => `v${i}`));
-    expect(offsets).toEqual(Array.from({ length: count }, (_, i) => i));
+    expect(received.values).toEqual(written(count));
+    expect(offsets).toEqual(dense(count));
     const spread = received.turns.at(-1)! - received.turns[0]!;
     expect(spread).toBeLessThan(count / 10);
   });
@@ -119,7 +129,7 @@ describe('client streams (grpc-js as patched in patches/)', () => {
     const count = 50;
     const { offsets } = await stream(count, 'corked');
 
-    expect(received.values).toEqual(Array.from({ length: count }, (_, i) => `v${i}`));
-    expect(offsets).toEqual(Array.from({ length: count }, (_, i) => i));
+    expect(received.values).toEqual(written(count));
+    expect(offsets).toEqual(dense(count));
   });
 });
