@@ -1,12 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import net from 'node:net';
-import { LogClient, LogService, type ProduceResponse } from '../../api/v1/log.js';
+import { LogClient, LogService, type ProduceRequest, type ProduceResponse } from '../../api/v1/log.js';
 import { unreachableDetails } from '../../internal/loadbalance/picker.js';
 import { NotLeaderError, ProposalOutcomeUnknownError } from '../../internal/server/log-service.js';
 import { toStatus } from '../../internal/server/status.js';
 import { check, type ReplicaRead } from './checker.js';
 import { History } from './history.js';
-import { failedAttemptKind, recordFailedAttempt } from './workload.js';
+import { DEFAULT_WORKLOAD, failedAttemptKind, recordFailedAttempt, runProduceStream, type StreamProducerSink } from './workload.js';
 
 function statusError(code: grpc.status, details: string, metadata: Record<string, string> = {}): grpc.ServiceError {
   const md = new grpc.Metadata();
@@ -183,5 +183,144 @@ describe('how the workload records a failed produce', () => {
     expect(r.anomalies.duplicatesUnexplained).toEqual([{ value: 'b', offsets: [1, 2], attempts: 2 }]);
     expect(r.anomalies.failedButPresent).toEqual([{ value: 'c', offset: 3 }]);
     expect(r.counts.duplicatesFromRetries).toBe(0);
+  });
+});
+
+/**
+ * A real server whose ProduceStream streams are scripted one by one: the n-th stream answers its first
+ * `answer` requests (offsets counted over all streams), then fails with `then` (the product's status for it)
+ * or, for 'hang', stops answering. Every request it receives is kept, in order.
+ */
+async function scriptedStreamServer(script: Array<{ answer: number; then?: Error | 'hang' }>) {
+  const server = new grpc.Server();
+  const received: string[] = [];
+  let streams = 0;
+  let offset = 0;
+  server.addService(LogService, {
+    produceStream: (call: grpc.ServerDuplexStream<ProduceRequest, ProduceResponse>) => {
+      const step = script[Math.min(streams++, script.length - 1)]!;
+      let answered = 0;
+      call.on('data', (req: ProduceRequest) => {
+        received.push(Buffer.from(req.record!.value).toString());
+        if (answered < step.answer) {
+          answered++;
+          call.write({ offset: offset++ });
+        } else if (step.then instanceof Error) {
+          call.emit('error', toStatus(step.then));
+        }
+      });
+      call.on('end', () => call.end());
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
+  const client = new LogClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  return {
+    client,
+    received,
+    close(): void {
+      client.close();
+      server.forceShutdown();
+    },
+  };
+}
+
+describe('the stream producer (one ProduceStream at a time, several values in flight)', () => {
+  const opts = { ...DEFAULT_WORKLOAD, produceIntervalMs: 1, streamWindow: 4, attemptTimeoutMs: 300, maxAttempts: 3 };
+
+  function sink(): StreamProducerSink & { acks: number; attempts: number } {
+    const s = {
+      history: new History(0),
+      acks: 0,
+      attempts: 0,
+      acked: () => void s.acks++,
+      attempted: () => void s.attempts++,
+    };
+    return s;
+  }
+
+  const fresh = (): (() => string) => {
+    let seq = 0;
+    return () => `s0-${seq++}`;
+  };
+
+  it('acknowledges answers in request order, and sends what a "not the leader" refused first on the next stream', async () => {
+    const server = await scriptedStreamServer([{ answer: 3, then: new NotLeaderError('node-2') }, { answer: 1000 }]);
+    try {
+      const out = sink();
+      const again: Array<{ value: string; attempts: number }> = [];
+      const next = fresh();
+      await runProduceStream(server.client, 's0', out, opts, again, next, () => true);
+      const refused = out.history.events.filter((e) => e.type === 'fail').map((e) => e.value);
+      expect(refused.length).toBeGreaterThan(0);
+      expect(again.map((v) => v.value)).toEqual(refused);
+
+      const acksWanted = out.acks + refused.length + 3;
+      await runProduceStream(server.client, 's0', out, opts, again, next, () => out.acks < acksWanted);
+
+      const oks = out.history.events.filter((e) => e.type === 'ok');
+      expect(oks.slice(0, 3).map((e) => [e.value, e.offset])).toEqual([
+        ['s0-0', 0],
+        ['s0-1', 1],
+        ['s0-2', 2],
+      ]);
+      // The second stream starts with the refused values, in their order, at the next offsets.
+      expect(oks.slice(3, 3 + refused.length).map((e) => e.value)).toEqual(refused);
+      expect(oks.map((e) => e.offset)).toEqual(oks.map((_, i) => i));
+      expect(again).toEqual([]);
+      expect(out.attempts).toBe(out.history.events.filter((e) => e.type === 'invoke').length);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('cancels a stream whose oldest value goes unanswered past the attempt timeout, and keeps its values to send again', async () => {
+    const server = await scriptedStreamServer([{ answer: 2, then: 'hang' }]);
+    try {
+      const out = sink();
+      const again: Array<{ value: string; attempts: number }> = [];
+      const started = Date.now();
+      await runProduceStream(server.client, 's0', out, opts, again, fresh(), () => true);
+
+      expect(Date.now() - started).toBeGreaterThanOrEqual(opts.attemptTimeoutMs);
+      expect(out.acks).toBe(2);
+      const indeterminate = out.history.events.filter((e) => e.type === 'timeout').map((e) => e.value);
+      expect(indeterminate).toEqual(['s0-2', 's0-3', 's0-4', 's0-5']);
+      expect(again).toEqual(indeterminate.map((value) => ({ value, attempts: 1 })));
+    } finally {
+      server.close();
+    }
+  });
+
+  it('gives a value up after maxAttempts, its outcome left unknown', async () => {
+    const server = await scriptedStreamServer([{ answer: 0, then: 'hang' }]);
+    try {
+      const out = sink();
+      const again = [{ value: 'old', attempts: opts.maxAttempts - 1 }];
+      await runProduceStream(server.client, 's0', out, { ...opts, streamWindow: 1 }, again, fresh(), () => true);
+
+      expect(out.history.events.map((e) => [e.type, e.value])).toEqual([
+        ['invoke', 'old'],
+        ['timeout', 'old'],
+      ]);
+      expect(again).toEqual([]);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('when told to stop, ends the stream once everything in flight is answered', async () => {
+    const server = await scriptedStreamServer([{ answer: 1000 }]);
+    try {
+      const out = sink();
+      await runProduceStream(server.client, 's0', out, opts, [], fresh(), () => out.attempts < 20);
+
+      expect(out.acks).toBe(out.attempts);
+      expect(server.received).toEqual(out.history.events.filter((e) => e.type === 'invoke').map((e) => e.value));
+      expect(out.history.events.filter((e) => e.type === 'timeout' || e.type === 'fail')).toEqual([]);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -1,6 +1,7 @@
 // The clients of a nemesis run: producers writing unique values through the load-balancing client, retrying an
-// attempt whose outcome is unknown, or that a node refused as not the leader, with the same value, and consumers
-// reading from followers as the log grows.
+// attempt whose outcome is unknown, or that a node refused as not the leader, with the same value (one call at a
+// time with Produce, several values in flight on one ProduceStream), and consumers reading from followers as the
+// log grows.
 // Every attempt and its outcome goes into the history.
 import * as grpc from '@grpc/grpc-js';
 import type { LogClient, Record as LogRecord } from '../../api/v1/log.js';
@@ -10,6 +11,9 @@ import type { History } from './history.js';
 
 export interface WorkloadOptions {
   producers: number;
+  /** Producers writing over a ProduceStream each, up to `streamWindow` values unanswered at once. */
+  streamProducers: number;
+  streamWindow: number;
   consumers: number;
   /** Deadline of one produce attempt. */
   attemptTimeoutMs: number;
@@ -21,6 +25,8 @@ export interface WorkloadOptions {
 
 export const DEFAULT_WORKLOAD: WorkloadOptions = {
   producers: 4,
+  streamProducers: 1,
+  streamWindow: 8,
   consumers: 2,
   attemptTimeoutMs: 2000,
   maxAttempts: 3,
@@ -99,6 +105,82 @@ function produceOnce(client: LogClient, value: string, timeoutMs: number): Promi
   );
 }
 
+/** What a stream producer's values count, and where their events go. */
+export interface StreamProducerSink {
+  history: History;
+  acked(): void;
+  attempted(): void;
+}
+
+/** A value a stream producer still has to write: new, or again after a failed attempt. */
+interface StreamValue {
+  value: string;
+  attempts: number;
+}
+
+/**
+ * One ProduceStream of a stream producer, until it fails or `running()` turns false (then it is ended and what is
+ * in flight answered). A value is written every `produceIntervalMs` while fewer than `streamWindow` are unanswered;
+ * answers come in request order. When the stream fails, every unanswered value had the same fate (the server
+ * appends in order and stops at the first failure: a "not the leader" refused them all, anything else leaves
+ * them all indeterminate), and those to try again go to `again`, oldest first, for the next stream. A stream whose
+ * oldest value waits `attemptTimeoutMs` for its answer is cancelled: a paused leader would hold it forever.
+ */
+export function runProduceStream(
+  client: LogClient,
+  name: string,
+  sink: StreamProducerSink,
+  opts: WorkloadOptions,
+  again: StreamValue[],
+  fresh: () => string,
+  running: () => boolean,
+): Promise<void> {
+  return new Promise((resolve) => {
+    const call = client.produceStream();
+    const unanswered: Array<StreamValue & { sentAt: number }> = [];
+    let ending = false;
+    const done = (): void => {
+      clearInterval(timer);
+      resolve();
+    };
+    call.on('data', (res: { offset: number }) => {
+      const head = unanswered.shift();
+      if (head === undefined) return;
+      sink.history.ok(name, 'produce', { value: head.value, offset: res.offset });
+      sink.acked();
+    });
+    call.on('error', (err: unknown) => {
+      for (const v of unanswered) {
+        if (recordFailedAttempt(sink.history, name, v.value, err) === 'retry' && v.attempts < opts.maxAttempts) {
+          again.push({ value: v.value, attempts: v.attempts });
+        }
+      }
+      unanswered.length = 0;
+      done();
+    });
+    call.on('end', done);
+    const timer = setInterval(() => {
+      if (unanswered.length > 0 && Date.now() - unanswered[0]!.sentAt > opts.attemptTimeoutMs) {
+        call.cancel();
+        return;
+      }
+      if (ending) return;
+      if (!running()) {
+        ending = true;
+        call.end();
+        return;
+      }
+      if (unanswered.length >= opts.streamWindow) return;
+      const next = again.shift() ?? { value: fresh(), attempts: 0 };
+      next.attempts++;
+      sink.history.invoke(name, 'produce', { value: next.value });
+      sink.attempted();
+      unanswered.push({ ...next, sentAt: Date.now() });
+      call.write({ record: { value: Buffer.from(next.value), offset: 0, term: 0, type: 0 }, topic: '' });
+    }, Math.max(1, opts.produceIntervalMs));
+  });
+}
+
 function consumeRange(client: LogClient, offset: number, timeoutMs: number): Promise<LogRecord[]> {
   return new Promise((resolve, reject) =>
     client.consumeRange(
@@ -136,6 +218,7 @@ export class Workload {
 
   start(): void {
     for (let i = 0; i < this.opts.producers; i++) this.loops.push(this.producer(`p${i}`));
+    for (let i = 0; i < this.opts.streamProducers; i++) this.loops.push(this.streamProducer(`s${i}`));
     for (let i = 0; i < this.opts.consumers; i++) this.loops.push(this.consumer(`r${i}`, i));
   }
 
@@ -163,6 +246,18 @@ export class Workload {
         }
       }
       if (this.opts.produceIntervalMs > 0) await sleep(this.opts.produceIntervalMs);
+    }
+  }
+
+  /** Writes over one ProduceStream after another: a stream lasts until a fault breaks it. */
+  private async streamProducer(name: string): Promise<void> {
+    const client = this.cluster.client();
+    const sink: StreamProducerSink = { history: this.history, acked: () => this.acked++, attempted: () => this.attempts++ };
+    const again: StreamValue[] = [];
+    let seq = 0;
+    while (this.running) {
+      await runProduceStream(client, name, sink, this.opts, again, () => `${name}-${seq++}`, () => this.running);
+      if (this.running) await sleep(50);
     }
   }
 
