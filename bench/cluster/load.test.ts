@@ -86,6 +86,14 @@ describe('cluster bench load generator against the no-op server', () => {
     expect(r.lastOffset).toBeGreaterThanOrEqual(4999);
   });
 
+  it('ConsumeStream told to reread starts again from offset 0 at the count, until its time is up', async () => {
+    const r = await streamConsume(client, 1500, 5000, 256, { reread: true });
+    expect(r.seconds).toBeGreaterThanOrEqual(1.4);
+    // More than one pass, each from offset 0 and ending at the first batch past the count.
+    expect(r.records).toBeGreaterThan(2 * 5000);
+    expect(r.lastOffset).toBeLessThan(5000 + 256);
+  });
+
   it('batched ConsumeStream counts every record of every message, not messages', async () => {
     const r = await streamConsume(client, 5000, 5000, 256);
     // From offset 0 with no gaps, the count and the last offset agree only if each batch adds all its records.

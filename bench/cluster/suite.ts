@@ -13,7 +13,7 @@ import { Cluster } from '../../test/nemesis/cluster.js';
 import { writeClusterCerts, type ClusterCerts } from '../../test/nemesis/cluster-certs.js';
 import { median, percentile, progress, report } from '../report.js';
 import { measureFailover } from './failover.js';
-import { batchProduce, streamConsume, streamProduce, unaryProduce, type LoadResult } from './load.js';
+import { batchProduce, STREAM_CONSUME_BATCH, streamConsume, streamProduce, unaryProduce, type LoadResult } from './load.js';
 import { MemoryReadError, MemoryWatch, readMemory, writeVolume, type Memory } from './memory.js';
 
 export interface SuiteOptions {
@@ -45,9 +45,10 @@ function scenarios(value: Buffer): Scenario[] {
     { name: 'unary Produce x64', run: (c, ms) => unaryProduce(c, 64, ms, value) },
     { name: 'ProduceStream 256 in flight', target: '>= 20,000', run: (c, ms) => streamProduce(c, 256, ms, value) },
     { name: BATCH_SCENARIO, target: '>= 200,000', run: (c, ms) => batchProduce(c, BATCH_RECORDS, BATCH_CALLERS, ms, value) },
-    { name: 'ConsumeStream (follower)', target: '>= 150,000', run: (c, ms, upTo) => streamConsume(c, ms, upTo) },
+    // A consumer reads what the cluster holds, from offset 0, and from offset 0 again until the time is up.
+    { name: 'ConsumeStream (follower)', target: '>= 150,000', run: (c, ms, upTo) => streamConsume(c, ms, upTo, STREAM_CONSUME_BATCH, { reread: true }) },
     // As a book client reads: one record per message.
-    { name: 'ConsumeStream, 1 record/msg', run: (c, ms, upTo) => streamConsume(c, ms, upTo, 0) },
+    { name: 'ConsumeStream, 1 record/msg', run: (c, ms, upTo) => streamConsume(c, ms, upTo, 0, { reread: true }) },
   ];
 }
 
