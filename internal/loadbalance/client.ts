@@ -1,7 +1,8 @@
 // A LogClient over a load-balanced channel: give it any one server of the cluster and it finds the rest,
 // sends writes to the leader and spreads reads over followers.
 import * as grpc from '@grpc/grpc-js';
-import { LogClient, type ConsumeResponse, type Record as LogRecord } from '../../api/v1/log.js';
+import type { ConsumeResponse, LogClient, Record as LogRecord } from '../../api/v1/log.js';
+import { FastLogClient } from '../../api/v1/service.js';
 import { CHANNEL_CONTEXT_KEY, DEFAULT_CHANNEL_CONTEXT, type ChannelContext } from './channel-context.js';
 import { ROUTE_METADATA } from './picker.js';
 import { registerProglogLoadBalancing } from './register.js';
@@ -95,7 +96,7 @@ export function createClient(options: ClientOptions): LogClient {
     leaderWaitRefreshMs: options.leaderWaitRefreshMs ?? DEFAULT_CHANNEL_CONTEXT.leaderWaitRefreshMs,
     getServersTimeoutMs: options.getServersTimeoutMs ?? DEFAULT_CHANNEL_CONTEXT.getServersTimeoutMs,
   };
-  return new LogClient(`${SCHEME}:///${options.addr}`, credentials, {
+  return new FastLogClient(`${SCHEME}:///${options.addr}`, credentials, {
     ...shared,
     [CHANNEL_CONTEXT_KEY]: context,
   });

@@ -6,7 +6,7 @@ import tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { pino, type Logger } from 'pino';
 import { HealthService as HealthServiceDefinition } from '../../api/grpc/health/v1/health.js';
-import { LogService as LogServiceDefinition } from '../../api/v1/log.js';
+import { LOG_SERVICE as LogServiceDefinition } from '../../api/v1/service.js';
 import type { Authorizer } from '../auth/index.js';
 import { HealthService } from './health.js';
 import { rememberPeerCertificate } from './identity.js';
