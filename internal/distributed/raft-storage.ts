@@ -371,11 +371,7 @@ function viewOf(snap: Snapshot | undefined, loaded: Entry[]): { view: MemoryStor
   return { view, trail };
 }
 
-/**
- * Every entry the log holds (from its lowest offset, which may be below the snapshot), or undefined when the
- * log cannot continue the snapshot at `snapIndex` (it ends before it, starts after it, or disagrees on the term
- * of its last entry).
- */
+/** The committed conf changes a bootstrap writes at the head of the log: one addVoter per initial voter. */
 function bootstrapEntries(voters: readonly string[]): Entry[] {
   return voters.map((nodeId, i) => ({
     index: i + 1,
@@ -395,10 +391,15 @@ function isFreshOrInterruptedBootstrap(hard: HardState | undefined, loaded: Entr
   if (loaded === undefined || loaded.length > entries.length) return false;
   return loaded.every((e, i) => {
     const b = entries[i]!;
-    return e.index === b.index && e.term === b.term && e.type === b.type && Buffer.compare(Buffer.from(e.data), Buffer.from(b.data)) === 0;
+    return e.index === b.index && e.term === b.term && e.type === b.type && Buffer.compare(e.data, b.data) === 0;
   });
 }
 
+/**
+ * Every entry the log holds (from its lowest offset, which may be below the snapshot), or undefined when the
+ * log cannot continue the snapshot at `snapIndex` (it ends before it, starts after it, or disagrees on the term
+ * of its last entry).
+ */
 function loadEntries(log: Log, snapIndex: number, snapTerm: number): Entry[] | undefined {
   const lowest = Math.max(log.lowestOffset(), 1);
   const next = log.nextOffset();

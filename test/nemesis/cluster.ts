@@ -204,13 +204,10 @@ export class Cluster {
     return sum;
   }
 
-  /**
-   * The running, unpaused node that reports itself leader now (the one with the newest view if two do), among
-   * `among` if given.
-   */
-  async currentLeader(timeoutMs = 1000, among?: readonly string[]): Promise<string | undefined> {
+  /** The running, unpaused node that reports itself leader now (the one with the newest view if two do). */
+  async currentLeader(timeoutMs = 1000): Promise<string | undefined> {
     const votes = new Map<string, number>();
-    const live = this.nodes.filter((n) => n.proc.running && !n.proc.paused && (among === undefined || among.includes(n.name)));
+    const live = this.nodes.filter((n) => n.proc.running && !n.proc.paused);
     await Promise.all(
       live.map(async (n) => {
         try {

@@ -188,70 +188,69 @@ export class Nemesis {
 
   private async applyFault(step: NemesisStep): Promise<() => Promise<void>> {
     const f = step.fault;
-    const note = (what: string): void => this.note(what);
     switch (f.kind) {
       case 'kill': {
         const n = await this.resolve(f.target);
-        if (!n) return this.skip(step, note);
-        note(`kill ${n.name} (${describeStep(step)})`);
+        if (!n) return this.skip(step);
+        this.note(`kill ${n.name} (${describeStep(step)})`);
         this.killed.add(n);
         await this.cluster.killNode(n);
         return async () => {
           this.killed.delete(n);
           if (!n.proc.running) await this.cluster.startNode(n);
-          note(`restart ${n.name}`);
+          this.note(`restart ${n.name}`);
         };
       }
       case 'pause': {
         const n = await this.resolve(f.target);
-        if (!n) return this.skip(step, note);
-        note(`pause ${n.name} (${describeStep(step)})`);
+        if (!n) return this.skip(step);
+        this.note(`pause ${n.name} (${describeStep(step)})`);
         this.paused.add(n);
         n.proc.pause();
         return async () => {
           this.paused.delete(n);
           if (n.proc.running) n.proc.resume();
-          note(`resume ${n.name}`);
+          this.note(`resume ${n.name}`);
         };
       }
       case 'isolate-leader': {
         const leader = await this.leaderSoon();
-        if (!leader) return this.skip(step, note);
+        if (!leader) return this.skip(step);
         const others = this.cluster.names().filter((x) => x !== leader);
-        note(`isolate leader ${leader} from ${others.join(',')} (${describeStep(step)})`);
+        this.note(`isolate leader ${leader} from ${others.join(',')} (${describeStep(step)})`);
         this.cluster.links.split([leader], others);
-        return this.healLinks(note);
+        return this.healLinks();
       }
       case 'split': {
         const names = this.cluster.names();
         const remaining = [...names];
         const minority = f.minorityPicks.map((p) => remaining.splice(p % remaining.length, 1)[0]!);
-        note(`split ${minority.join(',')} | ${remaining.join(',')} (${describeStep(step)})`);
+        this.note(`split ${minority.join(',')} | ${remaining.join(',')} (${describeStep(step)})`);
         this.cluster.links.split(minority, remaining);
-        return this.healLinks(note);
+        return this.healLinks();
       }
       case 'one-way': {
         const from = await this.resolve(f.from);
-        if (!from) return this.skip(step, note);
+        if (!from) return this.skip(step);
         const others = this.cluster.names().filter((x) => x !== from.name);
         const to = others[f.toPick % others.length]!;
-        note(`one-way loss ${from.name} -> ${to} (${describeStep(step)})`);
+        this.note(`one-way loss ${from.name} -> ${to} (${describeStep(step)})`);
         this.cluster.links.oneWay(from.name, to);
-        return this.healLinks(note);
+        return this.healLinks();
       }
     }
   }
 
-  private healLinks(note: (what: string) => void): () => Promise<void> {
+  private healLinks(): () => Promise<void> {
     return async () => {
       this.cluster.links.heal();
-      note('heal links');
+      this.note('heal links');
     };
   }
 
-  private skip(step: NemesisStep, note: (what: string) => void): () => Promise<void> {
+  private skip(step: NemesisStep): () => Promise<void> {
     this.skipped++;
-    note(`skip (no target): ${describeStep(step)}`);
+    this.note(`skip (no target): ${describeStep(step)}`);
     return async () => undefined;
   }
 

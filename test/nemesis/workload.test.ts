@@ -226,6 +226,19 @@ async function scriptedStreamServer(script: Array<{ answer: number; then?: Error
   };
 }
 
+/** Runs `test` against a scriptedStreamServer, and closes the server whatever the test does. */
+async function withScriptedStreamServer(
+  script: Parameters<typeof scriptedStreamServer>[0],
+  test: (server: Awaited<ReturnType<typeof scriptedStreamServer>>) => Promise<void>,
+): Promise<void> {
+  const server = await scriptedStreamServer(script);
+  try {
+    await test(server);
+  } finally {
+    server.close();
+  }
+}
+
 describe('the stream producer (one ProduceStream at a time, several values in flight)', () => {
   const opts = { ...DEFAULT_WORKLOAD, produceIntervalMs: 1, streamWindow: 4, attemptTimeoutMs: 300, maxAttempts: 3 };
 
@@ -246,8 +259,7 @@ describe('the stream producer (one ProduceStream at a time, several values in fl
   };
 
   it('acknowledges answers in request order, and sends what a "not the leader" refused first on the next stream', async () => {
-    const server = await scriptedStreamServer([{ answer: 3, then: new NotLeaderError('node-2') }, { answer: 1000 }]);
-    try {
+    await withScriptedStreamServer([{ answer: 3, then: new NotLeaderError('node-2') }, { answer: 1000 }], async (server) => {
       const out = sink();
       const again: Array<{ value: string; attempts: number }> = [];
       const next = fresh();
@@ -270,14 +282,11 @@ describe('the stream producer (one ProduceStream at a time, several values in fl
       expect(oks.map((e) => e.offset)).toEqual(oks.map((_, i) => i));
       expect(again).toEqual([]);
       expect(out.attempts).toBe(out.history.events.filter((e) => e.type === 'invoke').length);
-    } finally {
-      server.close();
-    }
+    });
   });
 
   it('cancels a stream whose oldest value goes unanswered past the attempt timeout, and keeps its values to send again', async () => {
-    const server = await scriptedStreamServer([{ answer: 2, then: 'hang' }]);
-    try {
+    await withScriptedStreamServer([{ answer: 2, then: 'hang' }], async (server) => {
       const out = sink();
       const again: Array<{ value: string; attempts: number }> = [];
       const started = Date.now();
@@ -288,14 +297,11 @@ describe('the stream producer (one ProduceStream at a time, several values in fl
       const indeterminate = out.history.events.filter((e) => e.type === 'timeout').map((e) => e.value);
       expect(indeterminate).toEqual(['s0-2', 's0-3', 's0-4', 's0-5']);
       expect(again).toEqual(indeterminate.map((value) => ({ value, attempts: 1 })));
-    } finally {
-      server.close();
-    }
+    });
   });
 
   it('gives a value up after maxAttempts, its outcome left unknown', async () => {
-    const server = await scriptedStreamServer([{ answer: 0, then: 'hang' }]);
-    try {
+    await withScriptedStreamServer([{ answer: 0, then: 'hang' }], async (server) => {
       const out = sink();
       const again = [{ value: 'old', attempts: opts.maxAttempts - 1 }];
       await runProduceStream(server.client, 's0', out, { ...opts, streamWindow: 1 }, again, fresh(), () => true);
@@ -305,22 +311,17 @@ describe('the stream producer (one ProduceStream at a time, several values in fl
         ['timeout', 'old'],
       ]);
       expect(again).toEqual([]);
-    } finally {
-      server.close();
-    }
+    });
   });
 
   it('when told to stop, ends the stream once everything in flight is answered', async () => {
-    const server = await scriptedStreamServer([{ answer: 1000 }]);
-    try {
+    await withScriptedStreamServer([{ answer: 1000 }], async (server) => {
       const out = sink();
       await runProduceStream(server.client, 's0', out, opts, [], fresh(), () => out.attempts < 20);
 
       expect(out.acks).toBe(out.attempts);
       expect(server.received).toEqual(out.history.events.filter((e) => e.type === 'invoke').map((e) => e.value));
       expect(out.history.events.filter((e) => e.type === 'timeout' || e.type === 'fail')).toEqual([]);
-    } finally {
-      server.close();
-    }
+    });
   });
 });
