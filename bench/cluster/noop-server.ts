@@ -12,6 +12,7 @@ import {
 import { LOG_SERVICE } from '../../api/v1/service.js';
 import { coalesceWrites } from '../../internal/server/coalesced-writes.js';
 import { DEFAULT_LIMITS, streamBatchRecords } from '../../internal/server/requests.js';
+import { SERVER_TRANSPORT_OPTIONS } from '../../internal/server/server.js';
 
 export interface NoopServerOptions {
   host?: string;
@@ -91,8 +92,8 @@ export async function startNoopServer(opts: NoopServerOptions): Promise<NoopServ
     listTopics: (_call, cb) => cb(null, { topics: [''] }),
   };
 
-  const server = new grpc.Server();
-  // The agents' serializers, so that the ceiling differs from them only in doing nothing.
+  // The agents' transport options and serializers, so that the ceiling differs from them only in doing nothing.
+  const server = new grpc.Server(SERVER_TRANSPORT_OPTIONS);
   server.addService(LOG_SERVICE, impl);
   const creds = grpc.ServerCredentials.createSsl(opts.ca, [{ cert_chain: opts.cert, private_key: opts.key }], true);
   const port = await new Promise<number>((resolve, reject) =>

@@ -6,6 +6,6 @@ export { NotLeaderError, ProposalOutcomeUnknownError } from './log-service.js';
 export type { LogService, ReadOptions, ServerInfo } from './log-service.js';
 export { DEFAULT_LIMITS, DEFAULT_MAX_RECORD_BYTES } from './requests.js';
 export type { ServerLimits } from './requests.js';
-export { LOG_SERVICE_NAME, ProglogServer, createServer } from './server.js';
+export { LOG_SERVICE_NAME, ProglogServer, SERVER_FLOW_CONTROL_WINDOW_BYTES, SERVER_TRANSPORT_OPTIONS, createServer } from './server.js';
 export type { ServerOptions } from './server.js';
 export { LEADER_ADDR_METADATA, LEADER_ID_METADATA, OUTCOME_METADATA, StatusError, toStatus } from './status.js';

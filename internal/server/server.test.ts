@@ -1,3 +1,4 @@
+import http2 from 'node:http2';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { jest } from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
@@ -5,6 +6,7 @@ import { HealthCheckResponse_ServingStatus as ServingStatus } from '../../api/gr
 import { ProduceBatchRequest, type ConsumeResponse, type LogClient, type ProduceResponse } from '../../api/v1/log.js';
 import { issueCert } from '../config/index.js';
 import { ProposalOutcomeUnknownError, type LogService } from './log-service.js';
+import { SERVER_FLOW_CONTROL_WINDOW_BYTES } from './server.js';
 import {
   cancel,
   clientCredentials,
@@ -45,6 +47,28 @@ function everyProduceRpc(c: LogClient, topic: string): Array<() => Promise<unkno
       return take(stream, 1);
     },
   ];
+}
+
+/**
+ * The receive windows a server at `addr` grants a raw HTTP/2 client: each stream's (its SETTINGS) and the
+ * connection's (its WINDOW_UPDATE, which follows the SETTINGS; waited for up to a deadline).
+ */
+async function windowsGranted(addr: string): Promise<{ stream: number | undefined; connection: number | undefined }> {
+  const root = pki.clients.root!;
+  const session = http2.connect(`https://${addr}`, { ca: pki.ca.certPem, cert: root.certPem, key: root.keyPem, servername: 'localhost' });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      session.once('remoteSettings', () => resolve());
+      session.once('error', reject);
+    });
+    const deadline = Date.now() + 2000;
+    while ((session.state.remoteWindowSize ?? 0) < SERVER_FLOW_CONTROL_WINDOW_BYTES && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return { stream: session.remoteSettings.initialWindowSize, connection: session.state.remoteWindowSize };
+  } finally {
+    session.destroy();
+  }
 }
 
 /** The service's methods bound to it, so that a test can replace one and keep the rest. */
@@ -287,6 +311,21 @@ describe('log.v1.Log over mutual TLS', () => {
       const nobody = logClient(`127.0.0.1:${port}`, clientCredentials(pki));
       clients.push(nobody);
       await expect(unary(nobody.getServers.bind(nobody), {})).rejects.toMatchObject({ code: Code.UNAUTHENTICATED });
+    } finally {
+      injector.destroy();
+      await new Promise((resolve) => tcp.close(resolve));
+    }
+  });
+
+  it('grants every connection and stream a receive window of SERVER_FLOW_CONTROL_WINDOW_BYTES, listening or injected', async () => {
+    const injector = ts.server.createConnectionInjector(ts.server.credentials);
+    const tcp = createNetServer((socket) => injector.injectConnection(socket));
+    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = tcp.address() as AddressInfo;
+      const expected = { stream: SERVER_FLOW_CONTROL_WINDOW_BYTES, connection: SERVER_FLOW_CONTROL_WINDOW_BYTES };
+      expect(await windowsGranted(ts.addr)).toEqual(expected);
+      expect(await windowsGranted(`127.0.0.1:${port}`)).toEqual(expected);
     } finally {
       injector.destroy();
       await new Promise((resolve) => tcp.close(resolve));
