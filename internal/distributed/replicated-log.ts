@@ -2,11 +2,11 @@
 // as its state machine, served through the same LogService seam as the single-node log.
 //
 // The runtime loop takes one Ready at a time, in the order the core's contract requires:
-//   1. the leader's append messages leave at once (a leader counts itself only once its own write is durable,
-//      so followers may persist in parallel with it; Raft thesis 10.2.1)
+//   1. the leader's append messages leave at once, flushed before its own write starts (a leader counts itself
+//      only once its own write is durable, so followers may persist in parallel with it; Raft thesis 10.2.1)
 //   2. persist: snapshot, entries (one write and one fsync for the whole Ready: group commit), hard state;
 //      committed entries (already durable on a quorum) are applied to their topics meanwhile
-//   3. every other message leaves (a vote or an acknowledgement never outruns its fsync)
+//   3. every other message leaves, flushed at once (a vote or an acknowledgement never outruns its fsync)
 //   4. a received snapshot is restored (then the entries committed after it are applied)
 //   5. advance
 // Produce calls arriving meanwhile are batched (proposal-batcher.ts) into the next Ready, so the number of
@@ -323,7 +323,9 @@ export class ReplicatedLog implements LogService {
   private schedule(): void {
     if (this.loopRunning || this.closed) return;
     this.loopRunning = true;
-    this.loopIdle = new Promise<void>((resolve) => setImmediate(() => void this.runLoop().finally(resolve)));
+    // A microtask, not the next turn: the messages of one read are all stepped before microtasks run, so they still
+    // make one Ready, and a follower starts its write without waiting for the rest of the turn's callbacks.
+    this.loopIdle = new Promise<void>((resolve) => queueMicrotask(() => void this.runLoop().finally(resolve)));
   }
 
   private async runLoop(): Promise<void> {
@@ -367,10 +369,13 @@ export class ReplicatedLog implements LogService {
       if (m.type === 'append') this.sendMessage(m.commit > durable ? { ...m, commit: durable } : m);
       else later.push(m);
     }
+    // Out now rather than at the end of this turn, which comes after this Ready's own write: the followers' half of
+    // the round starts one store write and one event-loop turn sooner.
+    this.transport.flush?.();
     if (rd.snapshot) {
       await this.storage.installSnapshot(rd.snapshot);
       await this.persist(rd);
-      for (const m of later) this.sendMessage(m);
+      this.sendLater(later);
       await this.restoreSnapshot(rd.snapshot);
       for (const e of rd.committedEntries) await this.applyEntry(e);
     } else {
@@ -386,10 +391,17 @@ export class ReplicatedLog implements LogService {
         await this.applyEntry(rd.committedEntries[i]!);
       }
       await persisted;
-      for (const m of later) this.sendMessage(m);
+      this.sendLater(later);
       for (; i < rd.committedEntries.length; i++) await this.applyEntry(rd.committedEntries[i]!);
     }
     for (const rs of rd.readStates) this.onReadState(rs);
+  }
+
+  /** A Ready's messages that wait for its write; flushed at once, as the appends are. */
+  private sendLater(messages: Message[]): void {
+    if (messages.length === 0) return;
+    for (const m of messages) this.sendMessage(m);
+    this.transport.flush?.();
   }
 
   private async persist(rd: Ready): Promise<void> {

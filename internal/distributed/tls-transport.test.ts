@@ -60,6 +60,25 @@ describe('TlsTransport', () => {
     expect(b.frames.map((f) => f.text)).toEqual(Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? `p${i}-shared-end` : `w${i}`)));
   });
 
+  test('flush hands the queued frames to the connection at once; otherwise they wait for the end of the turn', async () => {
+    const a = await startNode('a', tlsA);
+    const b = await startNode('b', tlsB);
+    a.transport.setPeer('b', b.listener.addr);
+    a.transport.send('b', Buffer.from('connect'));
+    await waitUntil('the connection is up', () => b.frames.length === 1);
+    a.transport.send('b', Buffer.from('held'));
+    a.transport.send('b', Buffer.from('until the turn ends'));
+    expect(a.transport.peerStats('b').queued).toBe(2);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(a.transport.peerStats('b').queued).toBe(0);
+    a.transport.send('b', Buffer.from('flushed'));
+    a.transport.send('b', Buffer.from('at once'));
+    a.transport.flush();
+    expect(a.transport.peerStats('b').queued).toBe(0);
+    await waitUntil('every frame at b', () => b.frames.length === 5);
+    expect(b.frames.map((f) => f.text)).toEqual(['connect', 'held', 'until the turn ends', 'flushed', 'at once']);
+  });
+
   test('a peer learns the address of whoever connects to it from the hello', async () => {
     const a = await startNode('a', tlsA);
     const b = await startNode('b', tlsB);

@@ -153,14 +153,19 @@ class PeerStream {
   private scheduleFlush(): void {
     if (this.flushScheduled || this.waitingDrain) return;
     this.flushScheduled = true;
-    // Deferred so that every frame queued in this turn goes out in one corked write.
+    // Deferred so that every frame queued in this turn goes out in one corked write (unless flushed sooner).
     setImmediate(() => {
       this.flushScheduled = false;
       this.flush();
     });
   }
 
-  private flush(): void {
+  /** Frames queued and not yet handed to the socket. */
+  get queuedFrames(): number {
+    return this.queue.length;
+  }
+
+  flush(): void {
     const socket = this.socket;
     if (!socket || this.waitingDrain || this.queue.length === 0) return;
     const frames = this.queue;
@@ -308,15 +313,22 @@ export class TlsTransport implements Transport {
     return this.peers.get(id)?.addr;
   }
 
-  /** Per peer: frames dropped (queue full or peer unreachable), connections made and lost. */
-  peerStats(id: string): { dropped: number; connects: number; disconnects: number } {
-    const stats = this.peers.get(id)?.stats;
-    return stats ? { ...stats } : { dropped: 0, connects: 0, disconnects: 0 };
+  /**
+   * Per peer: frames dropped (queue full or peer unreachable), connections made and lost, and frames queued now
+   * (not yet handed to the connection: it is not up, or this turn has not ended and no one flushed).
+   */
+  peerStats(id: string): { dropped: number; connects: number; disconnects: number; queued: number } {
+    const peer = this.peers.get(id);
+    return peer ? { ...peer.stats, queued: peer.queuedFrames } : { dropped: 0, connects: 0, disconnects: 0, queued: 0 };
   }
 
   send(to: string, frame: Frame): boolean {
     const peer = this.peers.get(to);
     return peer ? peer.send(frame) : false;
+  }
+
+  flush(): void {
+    for (const peer of this.peers.values()) peer.flush();
   }
 
   /**

@@ -45,6 +45,12 @@ export interface Transport {
    * The parts must not change after the call.
    */
   send(to: string, frame: Frame): boolean;
+  /**
+   * Optional: hands what `send` has queued to the network now. A transport may hold frames until the end of the
+   * event-loop turn, to write each peer's in one go; a caller that has queued everything it will send this turn
+   * (the runtime, after a Ready's messages) calls this instead of waiting for the turn to end.
+   */
+  flush?(): void;
   sendSnapshot(to: string, header: Uint8Array, chunks: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<void>;
   /** Asks whoever listens at `addr` for its node id (a node's id changes when its data is lost). */
   identify(addr: string): Promise<string>;
