@@ -36,11 +36,17 @@ async function startNode(id: string, tlsConfig: PeerTlsConfig, opts: { maxQueued
   return node;
 }
 
+/** Nodes a and b, with a told where b listens. */
+async function startPair(): Promise<{ a: Node; b: Node }> {
+  const a = await startNode('a', tlsA);
+  const b = await startNode('b', tlsB);
+  a.transport.setPeer('b', b.listener.addr);
+  return { a, b };
+}
+
 describe('TlsTransport', () => {
   test('delivers frames in order over mutually authenticated TLS, tagged with the sender', async () => {
-    const a = await startNode('a', tlsA);
-    const b = await startNode('b', tlsB);
-    a.transport.setPeer('b', b.listener.addr);
+    const { a, b } = await startPair();
     for (let i = 0; i < 1000; i++) expect(a.transport.send('b', Buffer.from(`m${i}`))).toBe(true);
     await waitUntil('1000 frames at b', () => b.frames.length === 1000);
     expect(b.frames.map((f) => f.text)).toEqual(Array.from({ length: 1000 }, (_, i) => `m${i}`));
@@ -48,9 +54,7 @@ describe('TlsTransport', () => {
   });
 
   test('a frame sent in parts arrives as one frame, in order with whole ones', async () => {
-    const a = await startNode('a', tlsA);
-    const b = await startNode('b', tlsB);
-    a.transport.setPeer('b', b.listener.addr);
+    const { a, b } = await startPair();
     const shared = Buffer.from('-shared-');
     for (let i = 0; i < 100; i++) {
       const frame = i % 2 === 0 ? [Buffer.from(`p${i}`), shared, Buffer.from('end')] : Buffer.from(`w${i}`);
@@ -61,9 +65,7 @@ describe('TlsTransport', () => {
   });
 
   test('flush hands the queued frames to the connection at once; otherwise they wait for the end of the turn', async () => {
-    const a = await startNode('a', tlsA);
-    const b = await startNode('b', tlsB);
-    a.transport.setPeer('b', b.listener.addr);
+    const { a, b } = await startPair();
     a.transport.send('b', Buffer.from('connect'));
     await waitUntil('the connection is up', () => b.frames.length === 1);
     a.transport.send('b', Buffer.from('held'));
@@ -194,9 +196,7 @@ describe('TlsTransport', () => {
   });
 
   test('streams a large snapshot in chunks with flow control: a slow consumer slows the sender', async () => {
-    const a = await startNode('a', tlsA);
-    const b = await startNode('b', tlsB);
-    a.transport.setPeer('b', b.listener.addr);
+    const { a, b } = await startPair();
     const chunkBytes = 256 * 1024;
     const chunkCount = 64; // 16 MiB
     let produced = 0;
@@ -229,9 +229,7 @@ describe('TlsTransport', () => {
   });
 
   test('a snapshot the receiver fails to take rejects the sender with its reason', async () => {
-    const a = await startNode('a', tlsA);
-    const b = await startNode('b', tlsB);
-    a.transport.setPeer('b', b.listener.addr);
+    const { a, b } = await startPair();
     b.transport.onSnapshot(async (_from, _header, chunks) => {
       for await (const _ of chunks) throw new Error('disk full');
     });

@@ -49,6 +49,19 @@ function everyProduceRpc(c: LogClient, topic: string): Array<() => Promise<unkno
   ];
 }
 
+/** Runs `body` with the port of a TCP listener whose connections reach `ts` through createConnectionInjector. */
+async function withInjector(ts: TestServer, body: (port: number) => Promise<void>): Promise<void> {
+  const injector = ts.server.createConnectionInjector(ts.server.credentials);
+  const tcp = createNetServer((socket) => injector.injectConnection(socket));
+  await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+  try {
+    await body((tcp.address() as AddressInfo).port);
+  } finally {
+    injector.destroy();
+    await new Promise((resolve) => tcp.close(resolve));
+  }
+}
+
 /**
  * The receive windows a server at `addr` grants a raw HTTP/2 client: each stream's (its SETTINGS) and the
  * connection's (its WINDOW_UPDATE, which follows the SETTINGS; waited for up to a deadline).
@@ -295,11 +308,7 @@ describe('log.v1.Log over mutual TLS', () => {
   });
 
   it('serves connections handed in through createConnectionInjector (the agent multiplexer path)', async () => {
-    const injector = ts.server.createConnectionInjector(ts.server.credentials);
-    const tcp = createNetServer((socket) => injector.injectConnection(socket));
-    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
-    try {
-      const { port } = tcp.address() as AddressInfo;
+    await withInjector(ts, async (port) => {
       const viaInjector = logClient(`127.0.0.1:${port}`, clientCredentials(pki, pki.clients.root));
       clients.push(viaInjector);
       const { offset } = await unary(viaInjector.produce.bind(viaInjector), {
@@ -311,25 +320,13 @@ describe('log.v1.Log over mutual TLS', () => {
       const nobody = logClient(`127.0.0.1:${port}`, clientCredentials(pki));
       clients.push(nobody);
       await expect(unary(nobody.getServers.bind(nobody), {})).rejects.toMatchObject({ code: Code.UNAUTHENTICATED });
-    } finally {
-      injector.destroy();
-      await new Promise((resolve) => tcp.close(resolve));
-    }
+    });
   });
 
   it('grants every connection and stream a receive window of SERVER_FLOW_CONTROL_WINDOW_BYTES, listening or injected', async () => {
-    const injector = ts.server.createConnectionInjector(ts.server.credentials);
-    const tcp = createNetServer((socket) => injector.injectConnection(socket));
-    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
-    try {
-      const { port } = tcp.address() as AddressInfo;
-      const expected = { stream: SERVER_FLOW_CONTROL_WINDOW_BYTES, connection: SERVER_FLOW_CONTROL_WINDOW_BYTES };
-      expect(await windowsGranted(ts.addr)).toEqual(expected);
-      expect(await windowsGranted(`127.0.0.1:${port}`)).toEqual(expected);
-    } finally {
-      injector.destroy();
-      await new Promise((resolve) => tcp.close(resolve));
-    }
+    const expected = { stream: SERVER_FLOW_CONTROL_WINDOW_BYTES, connection: SERVER_FLOW_CONTROL_WINDOW_BYTES };
+    expect(await windowsGranted(ts.addr)).toEqual(expected);
+    await withInjector(ts, async (port) => expect(await windowsGranted(`127.0.0.1:${port}`)).toEqual(expected));
   });
 
   it('lists the servers: a single node that leads', async () => {
