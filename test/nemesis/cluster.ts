@@ -14,7 +14,7 @@ import { writeClusterCerts, type ClusterCerts } from './cluster-certs.js';
 import { LinkTable } from './link-table.js';
 import { ADVERTISED_PORT_ENV, REAL_PORT_FILE_ENV } from './listen-redirect.js';
 import { FaultProxy, noUnattributed, type UnattributedCounts } from './proxy.js';
-import { processSourceIdentifier } from './socket-owner.js';
+import { processListensOn, processSourceIdentifier } from './socket-owner.js';
 import { Supervisor, type SupervisedProcess } from './supervisor.js';
 import { waitUntil } from './wait.js';
 import { AGENT_ENV, AGENT_NODE_FLAGS } from '../../cmd/proglog/agent-runtime.js';
@@ -32,6 +32,8 @@ export interface ClusterOptions {
   extraArgs?: string[];
   /** Flags for the node processes' Node.js itself (e.g. --cpu-prof when profiling a bench). */
   nodeArgs?: string[];
+  /** Where nodes' ports come from (default: freePort); a test hands out a taken one through it. */
+  pickPort?: () => Promise<number>;
 }
 
 export interface ClusterNode {
@@ -53,11 +55,22 @@ export class ClusterStartError extends Error {
   constructor(
     readonly rootDir: string,
     cause: unknown,
+    /** Each node's state and the end of its log: on a CI machine the kept files are gone with the machine. */
+    readonly nodeReports: string[] = [],
   ) {
-    super(`the cluster did not form (node logs kept in ${rootDir}): ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    super(
+      `the cluster did not form (node logs kept in ${rootDir}): ${cause instanceof Error ? cause.message : String(cause)}` +
+        nodeReports.map((r) => `\n${r}`).join(''),
+      { cause },
+    );
     this.name = 'ClusterStartError';
   }
 }
+
+/** Attempts at starting a new node whose freshly picked ports someone else took before it bound them. */
+const PORT_ATTEMPTS = 5;
+/** How much of a node's log a start failure quotes. */
+const LOG_TAIL_LINES = 12;
 
 /** How to run the agent: compiled JavaScript when this file runs from dist/, else the TypeScript sources. */
 interface Launch {
@@ -97,6 +110,28 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** What a file holds from byte `from` on ('' if it does not exist). */
+function readFrom(file: string, from: number): string {
+  try {
+    return fs.readFileSync(file).subarray(from).toString('utf8');
+  } catch {
+    return '';
+  }
+}
+
+function splitHostPort(addr: string): { host: string; port: number } {
+  const at = addr.lastIndexOf(':');
+  return { host: addr.slice(0, at), port: Number(addr.slice(at + 1)) };
+}
+
 function repoRoot(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const distIndex = here.lastIndexOf(`${path.sep}dist${path.sep}`);
@@ -125,9 +160,9 @@ export class Cluster {
       // ephemeral port, another test), and picking them all up front once lost one while the first node
       // was electing itself.
       const [first, ...rest] = names;
-      await cluster.startNode(await cluster.addNode(first!));
+      await cluster.startNew(await cluster.addNode(first!));
       await cluster.waitForLeader(30_000);
-      for (const name of rest) await cluster.startNode(await cluster.addNode(name));
+      for (const name of rest) await cluster.startNew(await cluster.addNode(name));
       await cluster.waitForMembers(opts.nodes, 60_000);
       await cluster.waitForReplication(60_000);
       // From now on any node restarts by joining through whichever of the others is up, as an operator lists
@@ -142,8 +177,9 @@ export class Cluster {
       return cluster;
     } catch (err) {
       // Keep the node logs: a cluster that does not form is a finding too.
+      const reports = cluster.nodes.map((n) => cluster.report(n));
       await cluster.close({ keepFiles: true });
-      throw new ClusterStartError(opts.rootDir, err);
+      throw new ClusterStartError(opts.rootDir, err, reports);
     }
   }
 
@@ -297,6 +333,58 @@ export class Cluster {
     n.proc.start();
   }
 
+  /**
+   * Starts a node for the first time and waits until it listens on its membership port. Its ports were free when
+   * picked, but only until someone else took them (another test's listener, an outgoing connection's source
+   * port): a node that exits for that gets fresh ports and starts again.
+   */
+  private async startNew(n: ClusterNode): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const logFrom = fileSize(n.logFile);
+      await this.startNode(n);
+      const { port } = splitHostPort(n.bindAddr);
+      const outcome = await waitUntil(
+        `${n.name} to listen on ${n.bindAddr}`,
+        async () => {
+          const pid = n.proc.pid;
+          if (pid === undefined) return 'exited';
+          return (await processListensOn(pid, HOST, port)) ? 'listening' : false;
+        },
+        30_000,
+        50,
+      );
+      if (outcome === 'listening') return;
+      const said = readFrom(n.logFile, logFrom);
+      if (!said.includes('address in use') || attempt === PORT_ATTEMPTS) {
+        throw new Error(`${n.name} exited as it started (attempt ${attempt})`);
+      }
+      await this.movePorts(n);
+    }
+  }
+
+  /** New ports for a node that has not joined yet (nobody knows its addresses). */
+  private async movePorts(n: ClusterNode): Promise<void> {
+    const args = n.proc.spec.args;
+    n.bindAddr = `${HOST}:${await this.pickPort()}`;
+    args[args.indexOf('--bind-addr') + 1] = n.bindAddr;
+    if (!n.proxy) {
+      const rpcPort = await this.pickPort();
+      n.rpcAddr = `${HOST}:${rpcPort}`;
+      args[args.indexOf('--rpc-port') + 1] = String(rpcPort);
+    }
+  }
+
+  /** One node's state and the end of its log, for a failure's message. */
+  report(n: ClusterNode): string {
+    const state = n.proc.running
+      ? `running (pid ${n.proc.pid})`
+      : n.proc.incarnation === 0
+        ? 'never started'
+        : `exited (${n.proc.unexpectedExits.map((e) => e.signal ?? `code ${e.code}`).join(', ') || 'stopped'})`;
+    const lines = readFrom(n.logFile, 0).trimEnd().split('\n').slice(-LOG_TAIL_LINES);
+    return `${n.name} at ${n.bindAddr}, ${state}; the end of its log:\n${lines.map((l) => `    ${l}`).join('\n')}`;
+  }
+
   /** SIGKILL; connections to its address then fail at once, as they do against a dead process's port. */
   async killNode(n: ClusterNode): Promise<void> {
     if (n.proc.running) await n.proc.kill();
@@ -318,6 +406,10 @@ export class Cluster {
     if (!opts.keepFiles) await rm(this.opts.rootDir, { recursive: true, force: true });
   }
 
+  private pickPort(): Promise<number> {
+    return (this.opts.pickPort ?? freePort)();
+  }
+
   private portFile(n: Pick<ClusterNode, 'dataDir'>): string {
     return `${n.dataDir}.real-port`;
   }
@@ -326,7 +418,7 @@ export class Cluster {
     const dataDir = path.join(this.opts.rootDir, name);
     await mkdir(dataDir, { recursive: true });
     const logFile = path.join(this.opts.rootDir, `${name}.log`);
-    const bindAddr = `${HOST}:${await freePort()}`;
+    const bindAddr = `${HOST}:${await this.pickPort()}`;
     let proxy: FaultProxy | undefined;
     let rpcPort: number;
     const portFile = this.portFile({ dataDir });
@@ -346,7 +438,7 @@ export class Cluster {
       });
       rpcPort = proxy.port;
     } else {
-      rpcPort = await freePort();
+      rpcPort = await this.pickPort();
     }
     const first = this.nodes[0];
     const l = launch();

@@ -7,8 +7,11 @@ import type net from 'node:net';
 import { CLIENT } from './link-table.js';
 import type { SourceIdentifier } from './proxy.js';
 
-/** The inode of the TCP socket whose local end is host:port, or undefined. */
-export async function socketInode(host: string, port: number): Promise<string | undefined> {
+/** The state /proc/net/tcp gives a listening socket (TCP_LISTEN). */
+const TCP_LISTEN = '0A';
+
+/** The inode of the TCP socket whose local end is host:port (the listening one if `listening`), or undefined. */
+export async function socketInode(host: string, port: number, opts: { listening?: boolean } = {}): Promise<string | undefined> {
   const wanted = `${ipv4ToProcHex(host)}:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   let table: string;
   try {
@@ -19,9 +22,17 @@ export async function socketInode(host: string, port: number): Promise<string | 
   for (const line of table.split('\n').slice(1)) {
     const cols = line.trim().split(/\s+/);
     // cols: sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
-    if (cols[1] === wanted && cols[9] !== undefined && cols[9] !== '0') return cols[9];
+    if (cols[1] !== wanted || cols[9] === undefined || cols[9] === '0') continue;
+    if (opts.listening && cols[3] !== TCP_LISTEN) continue;
+    return cols[9];
   }
   return undefined;
+}
+
+/** Whether process `pid` is the one listening on host:port. */
+export async function processListensOn(pid: number, host: string, port: number): Promise<boolean> {
+  const inode = await socketInode(host, port, { listening: true });
+  return inode !== undefined && (await processHoldsSocket(pid, inode));
 }
 
 /** Whether process `pid` holds the socket with this inode. */
