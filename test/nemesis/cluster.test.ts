@@ -4,7 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Cluster, ClusterStartError, freePort } from './cluster.js';
+import { Cluster, ClusterStartError } from './cluster.js';
+import { freePort } from './ports.js';
 
 describe('Cluster.start', () => {
   const dirs: string[] = [];

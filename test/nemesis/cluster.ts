@@ -4,7 +4,6 @@
 // byte between nodes, and from clients, crosses a proxy the nemesis controls.
 import fs from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -14,6 +13,7 @@ import { writeClusterCerts, type ClusterCerts } from './cluster-certs.js';
 import { LinkTable } from './link-table.js';
 import { ADVERTISED_PORT_ENV, REAL_PORT_FILE_ENV } from './listen-redirect.js';
 import { FaultProxy, noUnattributed, type UnattributedCounts } from './proxy.js';
+import { freePort } from './ports.js';
 import { processListensOn, processSourceIdentifier } from './socket-owner.js';
 import { Supervisor, type SupervisedProcess } from './supervisor.js';
 import { waitUntil } from './wait.js';
@@ -101,15 +101,6 @@ function launch(): Launch {
   };
 }
 
-/** A port the OS says is free now (bound and released; membership needs a fixed address before it starts). */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, HOST, r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 function fileSize(file: string): number {
   try {
     return fs.statSync(file).size;
@@ -156,9 +147,8 @@ export class Cluster {
     const cluster = new Cluster(opts, certs);
     try {
       // The bootstrap node first, then the others join through it. Each node's ports are picked just before it
-      // starts: a port the OS called free is free only until someone else takes it (an outgoing connection's
-      // ephemeral port, another test), and picking them all up front once lost one while the first node
-      // was electing itself.
+      // starts: a port found free is free only until someone else takes it (ports.ts), and picking them all up
+      // front once lost one while the first node was electing itself.
       const [first, ...rest] = names;
       await cluster.startNew(await cluster.addNode(first!));
       await cluster.waitForLeader(30_000);
