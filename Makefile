@@ -12,7 +12,9 @@ NEMESIS_SEEDS ?= 3
 
 all: build
 
-# Reinstall only when the lockfile changed since the last install.
+# Reinstall only when the lockfile changed since the last install. Dependencies' install scripts run only as
+# package.json's allowScripts says (npm 12 skips any it does not list): esbuild's checks its platform binary;
+# protobufjs's only prints advice about version ranges.
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
