@@ -211,10 +211,8 @@ describe('proglog agent configuration', () => {
   });
 
   it('says why it could not join, in one line with exit code 1', async () => {
-    const closed = net.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const seed = `127.0.0.1:${(closed.address() as net.AddressInfo).port}`;
-    await new Promise((resolve) => closed.close(resolve));
+    // Port 1: nothing listens there (a port freed for this could be taken, and answered, before the agent dials it).
+    const seed = '127.0.0.1:1';
     const res = await run(['agent', ...(await startable('join-refused')), '--bind-addr', '127.0.0.1:0', '--rpc-port', '0', '--start-join-addrs', seed]);
     expect(res).toMatchObject({ code: 1, stderr: `proglog agent: could not join through any of ${seed} (last failure: ${seed}: connection refused)\n` });
   });

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import { freePort } from '../../test/helpers/ports.js';
 
 // Timings are fastTimings: probe 400 ms, probe timeout 200 ms, suspicion 1.5 s, sync 1 s.
 // Detection budget: a few probe rounds to notice, plus the suspicion timeout, plus gossip, with room for a
@@ -218,10 +219,8 @@ describe('Membership security', () => {
   });
 
   test('with retryJoin, a node whose start-join addresses are all down starts alone and joins once one is up', async () => {
-    const probe = net.createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const seedAddr = `127.0.0.1:${(probe.address() as net.AddressInfo).port}`;
-    await new Promise((resolve) => probe.close(resolve));
+    // n0 binds this port only after n1 has started: it comes from where outgoing connections do not take ports.
+    const seedAddr = `127.0.0.1:${await freePort()}`;
 
     const back = await cluster.start('n1', { join: [seedAddr], retryJoin: true });
     expect(back.membership.members().map((m) => m.name)).toEqual(['n1']);

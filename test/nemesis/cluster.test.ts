@@ -5,7 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Cluster, ClusterStartError } from './cluster.js';
-import { freePort } from './ports.js';
+import { freePort } from '../helpers/ports.js';
 
 describe('Cluster.start', () => {
   const dirs: string[] = [];

@@ -13,7 +13,7 @@ import { writeClusterCerts, type ClusterCerts } from './cluster-certs.js';
 import { LinkTable } from './link-table.js';
 import { ADVERTISED_PORT_ENV, REAL_PORT_FILE_ENV } from './listen-redirect.js';
 import { FaultProxy, noUnattributed, type UnattributedCounts } from './proxy.js';
-import { freePort } from './ports.js';
+import { freePort } from '../helpers/ports.js';
 import { processListensOn, processSourceIdentifier } from './socket-owner.js';
 import { Supervisor, type SupervisedProcess } from './supervisor.js';
 import { waitUntil } from './wait.js';
@@ -147,8 +147,8 @@ export class Cluster {
     const cluster = new Cluster(opts, certs);
     try {
       // The bootstrap node first, then the others join through it. Each node's ports are picked just before it
-      // starts: a port found free is free only until someone else takes it (ports.ts), and picking them all up
-      // front once lost one while the first node was electing itself.
+      // starts: a port found free is free only until someone else takes it (test/helpers/ports.ts), and picking
+      // them all up front once lost one while the first node was electing itself.
       const [first, ...rest] = names;
       await cluster.startNew(await cluster.addNode(first!));
       await cluster.waitForLeader(30_000);

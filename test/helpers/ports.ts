@@ -1,5 +1,5 @@
-// Fixed ports for the nodes of a harness cluster. Membership needs its address before the node starts, and a
-// restarted node comes back on the same one, so the harness picks the port, frees it, and the node binds it later.
+// Ports a test picks, frees, and has something bind later: a harness node's membership port (needed before the
+// node starts; a restarted node comes back on it), or an address a test dials before anything listens there.
 // In between, anyone may take it. The kernel hands out ports from its ephemeral range to every outgoing
 // connection and every bind to port 0 on the machine (other tests, clients, the nodes' own connections), so a port
 // from that range is lost now and then; CI lost one so. Below the range only a process that names a port takes it.
