@@ -18,6 +18,7 @@ import { processListensOn, processSourceIdentifier } from './socket-owner.js';
 import { Supervisor, type SupervisedProcess } from './supervisor.js';
 import { waitUntil } from './wait.js';
 import { AGENT_ENV, AGENT_NODE_FLAGS } from '../../cmd/proglog/agent-runtime.js';
+import { splitAddr } from '../../internal/agent/config.js';
 
 export interface ClusterOptions {
   nodes: number;
@@ -116,11 +117,6 @@ function readFrom(file: string, from: number): string {
   } catch {
     return '';
   }
-}
-
-function splitHostPort(addr: string): { host: string; port: number } {
-  const at = addr.lastIndexOf(':');
-  return { host: addr.slice(0, at), port: Number(addr.slice(at + 1)) };
 }
 
 function repoRoot(): string {
@@ -332,7 +328,7 @@ export class Cluster {
     for (let attempt = 1; ; attempt++) {
       const logFrom = fileSize(n.logFile);
       await this.startNode(n);
-      const { port } = splitHostPort(n.bindAddr);
+      const { port } = splitAddr(n.bindAddr, 'bind-addr');
       const outcome = await waitUntil(
         `${n.name} to listen on ${n.bindAddr}`,
         async () => {
@@ -365,7 +361,7 @@ export class Cluster {
   }
 
   /** One node's state and the end of its log, for a failure's message. */
-  report(n: ClusterNode): string {
+  private report(n: ClusterNode): string {
     const state = n.proc.running
       ? `running (pid ${n.proc.pid})`
       : n.proc.incarnation === 0
