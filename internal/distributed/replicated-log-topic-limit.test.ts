@@ -27,14 +27,11 @@ test('the leader refuses a topic past maxTopics before proposing it, so replicas
   const network = new MemoryNetwork();
   // Only the leader has the limit: were it checked at apply, b and c would hold a topic that a does not.
   // Three places: the default topic's, which it always keeps, and two more.
-  // Nothing here needs an election: a must lead throughout. With the default election timeout (100 ms), a loaded CI
-  // machine once stalled a follower that long, and a lost its leadership in the middle of a join.
-  const steady = { electionTicks: 100 };
-  const a = await openMemoryReplica(network, root, 'a', { bootstrap: true, maxTopics: 3, ...steady });
+  const a = await openMemoryReplica(network, root, 'a', { bootstrap: true, maxTopics: 3 });
   nodes.push(a);
   await a.waitForLeader(5000);
   for (const name of ['b', 'c']) {
-    nodes.push(await openMemoryReplica(network, root, name, steady));
+    nodes.push(await openMemoryReplica(network, root, name));
     await a.join(name, `mem:${name}`);
   }
   expect(await a.produce('t1', [enc('x')])).toBe(0);
