@@ -1,7 +1,9 @@
 // The cluster benchmark: every figure of a three-node cluster of real agent processes (mTLS, fsync on), beside
 // the same figure measured in the same run against the no-op ceiling server, through the same public client.
 // The load shapes run in rounds (five in full mode), each against the ceiling and then the cluster back to back;
-// a figure is the median round, and a share of the ceiling the median of the rounds' own shares.
+// a figure is the median round, and a share of the ceiling the median of the rounds' own shares. Each run also
+// reports its CPU per record over the load generator and the servers (`cpu.ts`), so that a figure can be read
+// against what the machine's cores would allow at that cost.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -12,6 +14,7 @@ import { createClient } from '../../internal/loadbalance/index.js';
 import { Cluster } from '../../test/nemesis/cluster.js';
 import { writeClusterCerts, type ClusterCerts } from '../../test/nemesis/cluster-certs.js';
 import { median, percentile, progress, report } from '../report.js';
+import { cpuBoundCeiling, measureCpu, type CpuPerRecord, type MeasuredProcess } from './cpu.js';
 import { measureFailover } from './failover.js';
 import { batchProduce, STREAM_CONSUME_BATCH, streamConsume, streamProduce, unaryProduce, type LoadResult } from './load.js';
 import { MemoryReadError, MemoryWatch, readMemory, writeVolume, type Memory } from './memory.js';
@@ -72,46 +75,59 @@ async function startNoop(certs: ClusterCerts): Promise<{ addr: string; child: Ch
   return { addr, child };
 }
 
+/** One run of a scenario: what the load generator saw, and what it cost the processes in CPU. */
+interface Run {
+  result: LoadResult;
+  cpu: CpuPerRecord;
+}
+
 /**
  * The results of one scenario over the rounds: the run with the median records/s stands for it, and the ratio
  * to the ceiling is the median of each round's own ratio (a cluster run and the no-op run just before it see
  * the same machine, which on a shared host does not stay the same for a whole bench).
  */
 interface Measured {
-  cluster: LoadResult;
-  noop: LoadResult;
+  cluster: Run;
+  noop: Run;
   ratios: number[];
 }
 
-function medianRun(runs: LoadResult[]): LoadResult {
-  const sorted = [...runs].sort((a, b) => a.recordsPerSec - b.recordsPerSec);
+function medianRun(runs: Run[]): Run {
+  const sorted = [...runs].sort((a, b) => a.result.recordsPerSec - b.result.recordsPerSec);
   return sorted[(sorted.length - 1) >> 1]!;
+}
+
+interface Target {
+  client: ReturnType<typeof createClient>;
+  /** The processes whose CPU a run of this target costs: the load generator (this process) and the server(s). */
+  processes: () => MeasuredProcess[];
 }
 
 /** Each scenario against the ceiling and then the cluster, back to back, `rounds` times. */
 async function runRounds(
-  targets: { noop: ReturnType<typeof createClient>; cluster: ReturnType<typeof createClient> },
+  targets: { noop: Target; cluster: Target },
   list: Scenario[],
   ms: number,
   rounds: number,
   rss: () => Promise<string>,
 ): Promise<Map<string, Measured>> {
-  const runs = new Map(list.map((s) => [s.name, { cluster: [] as LoadResult[], noop: [] as LoadResult[] }]));
+  const runs = new Map(list.map((s) => [s.name, { cluster: [] as Run[], noop: [] as Run[] }]));
   const written = { noop: 0, cluster: 0 };
   for (let round = 1; round <= rounds; round++) {
     for (const s of list) {
       for (const target of ['noop', 'cluster'] as const) {
         progress(`round ${round}/${rounds}, ${target}: ${s.name}`);
-        const r = await s.run(targets[target], ms, written[target]);
-        written[target] = Math.max(written[target], r.lastOffset + 1);
-        runs.get(s.name)![target].push(r);
+        const { client, processes } = targets[target];
+        const run = await measureCpu(processes, () => s.run(client, ms, written[target]), (r) => r.records);
+        written[target] = Math.max(written[target], run.result.lastOffset + 1);
+        runs.get(s.name)![target].push(run);
       }
       progress(`cluster RSS MB after ${s.name}: ${await rss()}`);
     }
   }
   const out = new Map<string, Measured>();
   for (const [name, r] of runs) {
-    out.set(name, { cluster: medianRun(r.cluster), noop: medianRun(r.noop), ratios: r.cluster.map((c, i) => c.recordsPerSec / r.noop[i]!.recordsPerSec) });
+    out.set(name, { cluster: medianRun(r.cluster), noop: medianRun(r.noop), ratios: r.cluster.map((c, i) => c.result.recordsPerSec / r.noop[i]!.result.recordsPerSec) });
   }
   return out;
 }
@@ -141,6 +157,48 @@ function megabytesPerSec(r: LoadResult): number {
   return (r.recordsPerSec * RECORD_BYTES) / 2 ** 20;
 }
 
+/**
+ * CPU per record of each process in each scenario's median run, cluster and no-op side by side, with the
+ * records/s each side's cost would allow on this machine's cores if they were all busy.
+ */
+function cpuTable(list: Scenario[], measured: Map<string, Measured>, cores: number): string[][] {
+  const first = measured.get(list[0]!.name)!;
+  const clusterNames = first.cluster.cpu.byProcess.map((p) => p.name);
+  const noopNames = first.noop.cpu.byProcess.map((p) => p.name);
+  const head = [
+    'CPU us per record (median run)',
+    ...clusterNames,
+    'cluster all',
+    `ceiling on ${cores} cores`,
+    ...noopNames.map((n) => `noop: ${n}`),
+    'noop all',
+    `noop ceiling`,
+    'rec/s of ceiling',
+  ];
+  const us = (cpu: CpuPerRecord, name: string): string => fmt(cpu.byProcess.find((p) => p.name === name)?.us ?? NaN);
+  const rows = list.map((s) => {
+    const { cluster, noop } = measured.get(s.name)!;
+    const ceiling = cpuBoundCeiling(cluster.cpu.totalUs, cores);
+    return [
+      s.name,
+      ...clusterNames.map((n) => us(cluster.cpu, n)),
+      fmt(cluster.cpu.totalUs),
+      fmt(ceiling),
+      ...noopNames.map((n) => us(noop.cpu, n)),
+      fmt(noop.cpu.totalUs),
+      fmt(cpuBoundCeiling(noop.cpu.totalUs, cores)),
+      `${fmt((100 * cluster.result.recordsPerSec) / ceiling)}%`,
+    ];
+  });
+  return [head, ...rows];
+}
+
+/** Columns padded to their widest cell, the first left-aligned. */
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
+}
+
 function fmt(n: number, digits = 0): string {
   return Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '-';
 }
@@ -165,16 +223,27 @@ export async function runClusterBench(opts: SuiteOptions): Promise<number> {
     cluster = await Cluster.start({ nodes: 3, rootDir: path.join(dir, 'cluster'), faults: false, sync: 'always', logLevel: 'warn' });
     const client = cluster.client();
     const rss = (): Promise<string> => rssLine(cluster!);
-    const measured = await runRounds({ noop: noopClient, cluster: client }, list, ms, rounds, rss);
+    const self: MeasuredProcess = { name: 'client', pid: process.pid };
+    const noopChild = noop;
+    const targets = {
+      noop: { client: noopClient, processes: () => [self, { name: 'noop server', pid: noopChild.pid }] },
+      cluster: { client, processes: () => [self, ...cluster!.nodes.map((n) => ({ name: n.name, pid: n.proc.pid }))] },
+    };
+    const measured = await runRounds(targets, list, ms, rounds, rss);
     noopClient.close();
     noop.stdin!.end();
 
+    const cores = os.availableParallelism();
     for (const s of list) {
-      const { cluster: r, noop: b, ratios: paired } = measured.get(s.name)!;
+      const { cluster: { result: r, cpu: rc }, noop: { result: b, cpu: bc }, ratios: paired } = measured.get(s.name)!;
       report({ bench: BENCH, figure: `${s.name} records/s`, value: r.recordsPerSec, unit: 'records/s', baseline: 'noop', baselineValue: b.recordsPerSec, ...(s.target ? { target: s.target } : {}) });
       report({ bench: BENCH, figure: `${s.name} share of noop, median of ${paired.length} paired rounds`, value: 100 * median(paired), unit: '%', baseline: 'noop', baselineValue: 100, ...(s.target?.includes('of noop') ? { target: s.target } : {}) });
       report({ bench: BENCH, figure: `${s.name} p50`, value: r.p50Ms, unit: 'ms', baseline: 'noop', baselineValue: b.p50Ms });
       report({ bench: BENCH, figure: `${s.name} p99`, value: r.p99Ms, unit: 'ms', baseline: 'noop', baselineValue: b.p99Ms });
+      // What bounds the figure: CPU per record over the client and the server processes, and the records/s that
+      // this machine's cores, all busy, would give at that cost (a run below its ceiling is waiting, not full).
+      report({ bench: BENCH, figure: `${s.name} CPU per record, client + servers`, value: rc.totalUs, unit: 'us', baseline: 'noop', baselineValue: bc.totalUs });
+      report({ bench: BENCH, figure: `${s.name} CPU-bound ceiling on ${cores} cores`, value: cpuBoundCeiling(rc.totalUs, cores), unit: 'records/s', baseline: 'noop', baselineValue: cpuBoundCeiling(bc.totalUs, cores) });
     }
 
     const failovers: number[] = [];
@@ -207,7 +276,7 @@ export async function runClusterBench(opts: SuiteOptions): Promise<number> {
       }));
     const written = await writeVolume(client, volumeBytes, value, BATCH_RECORDS, BATCH_CALLERS);
     const after = await readNodes();
-    const noopBatch = measured.get(BATCH_SCENARIO)!.noop;
+    const noopBatch = measured.get(BATCH_SCENARIO)!.noop.result;
     // Acknowledged records only: a request that failed is asked again and not counted, even if the cluster had in
     // fact stored it (so the log may hold more than the figure says, never less).
     report({ bench: BENCH, figure: `write ${(volumeBytes / 2 ** 20).toFixed(0)} MB (${BATCH_SCENARIO}) acknowledged MB/s`, value: megabytesPerSec(written), unit: 'MB/s', baseline: `noop ${BATCH_SCENARIO} MB/s`, baselineValue: megabytesPerSec(noopBatch) });
@@ -237,16 +306,15 @@ export async function runClusterBench(opts: SuiteOptions): Promise<number> {
 
     if (!opts.json) {
       const rows = list.map((s) => {
-        const { cluster: r, noop: b, ratios } = measured.get(s.name)!;
+        const { cluster: { result: r }, noop: { result: b }, ratios } = measured.get(s.name)!;
         const each = ratios.map((x) => `${fmt(100 * x)}%`).join(' ');
         return [s.name, fmt(r.recordsPerSec), fmt(b.recordsPerSec), `${fmt(100 * median(ratios))}%`, each, `${fmt(r.p50Ms, 2)} / ${fmt(r.p99Ms, 2)}`, `${fmt(b.p50Ms, 2)} / ${fmt(b.p99Ms, 2)}`, String(r.errors)];
       });
       const head = ['scenario (256-byte records)', 'cluster rec/s', 'noop rec/s', 'of noop', 'each round', 'cluster p50/p99 ms', 'noop p50/p99 ms', 'errors'];
-      const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-      const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
       console.log('');
-      console.log(line(head));
-      for (const r of rows) console.log(line(r));
+      console.log(table([head, ...rows]));
+      console.log('');
+      console.log(table(cpuTable(list, measured, cores)));
       console.log(`failover ms: ${failovers.map((f) => f.toFixed(0)).join(', ')} (p50 ${median(failovers).toFixed(0)}); no recovery within 30 s: ${failoversMissed}`);
       console.log(
         `write: ${fmt((written.records * RECORD_BYTES) / 2 ** 20)} MB acknowledged in ${fmt(written.seconds, 1)} s (${fmt(megabytesPerSec(written), 1)} MB/s, noop ${fmt(megabytesPerSec(noopBatch), 1)} MB/s at the same ${BATCH_SCENARIO}); ` +
