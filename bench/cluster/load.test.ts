@@ -1,5 +1,6 @@
 // The bench's own parts, checked against the no-op server in-process: each scenario moves records and measures
 // them, and the no-op server answers every RPC the scenarios use over mutual TLS.
+import { EventEmitter } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -200,5 +201,35 @@ describe('batch produce to a volume', () => {
     expect(r.records).toBe(stored - 100 * r.errors);
     // Its deadline is on the wall clock (Date.now, whole milliseconds); its duration on performance.now.
     expect(r.seconds).toBeGreaterThanOrEqual(0.299);
+  });
+});
+
+/**
+ * A ProduceStream whose buffer is always over its mark (every write returns false) and which answers each request
+ * on the next turn: what a real stream does while the server is behind.
+ */
+class FullStream extends EventEmitter {
+  written = 0;
+  mostDrainListeners = 0;
+  write(): boolean {
+    const offset = this.written++;
+    setImmediate(() => this.emit('data', { offset }));
+    this.mostDrainListeners = Math.max(this.mostDrainListeners, this.listenerCount('drain'));
+    return false;
+  }
+  end(): void {
+    setImmediate(() => this.emit('end'));
+  }
+}
+
+describe('ProduceStream load over a stream whose buffer stays full', () => {
+  it('keeps writing as answers free places in flight, and waits for drain with one listener, not one per answer', async () => {
+    const stream = new FullStream();
+    const client = { produceStream: () => stream } as unknown as LogClient;
+    const r = await streamProduce(client, 8, 100, Buffer.alloc(8));
+    // Far more than 8: each answer freed a place that was filled at once, full buffer or not.
+    expect(r.records).toBeGreaterThan(80);
+    expect(r.errors).toBe(0);
+    expect(stream.mostDrainListeners).toBe(1);
   });
 });

@@ -110,6 +110,10 @@ export async function streamProduce(client: LogClient, inFlight: number, ms: num
     call.on('end', resolve);
     call.on('error', (err) => (ending && head === sent.length ? resolve() : reject(new LoadError(m.scenario, err))));
   });
+  // A response frees a place in flight, and fill() writes into it even while the stream's buffer is over its
+  // mark: `inFlight` is what bounds the run. The 'drain' listener only restarts a fill that stopped at a full
+  // buffer; one is enough (one per response piled up past Node's listener limit before).
+  let awaitingDrain = false;
   const fill = (): void => {
     if (ending) return;
     if (Date.now() >= end) {
@@ -120,7 +124,13 @@ export async function streamProduce(client: LogClient, inFlight: number, ms: num
     while (sent.length - head < inFlight) {
       sent.push(performance.now());
       if (!call.write(request(value))) {
-        call.once('drain', fill);
+        if (!awaitingDrain) {
+          awaitingDrain = true;
+          call.once('drain', () => {
+            awaitingDrain = false;
+            fill();
+          });
+        }
         return;
       }
     }
