@@ -3,7 +3,6 @@
 // one unary Produce at a time, and the same appends made in-process without gRPC. Consume baseline: one unary
 // Consume at a time.
 import { mkdtemp, rm } from 'node:fs/promises';
-import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -13,6 +12,7 @@ import { CasbinAuthorizer } from '../internal/auth/index.js';
 import { clientTLSFromPEM, generateCA, issueCert, serverTLSFromPEM } from '../internal/config/index.js';
 import { TopicLogs } from '../internal/log/index.js';
 import { LocalLogService, createServer } from '../internal/server/index.js';
+import { listenInjected } from '../internal/server/test-support.js';
 import { median, percentile, progress, report } from './report.js';
 
 const BENCH = 'server';
@@ -151,10 +151,8 @@ async function main(): Promise<void> {
   });
   // Served as an agent serves it: our TLS handshake, then grpc-js. Through grpc-js's own TLS (server.listen), Node
   // translated the client's certificate on every call, a third of the server's CPU on unary calls.
-  const injector = server.createTlsConnectionInjector(serverTls.grpcTlsOptions);
-  const tcp = net.createServer({ noDelay: true }, (socket) => injector.injectConnection(socket));
-  await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
-  const addr = `127.0.0.1:${(tcp.address() as AddressInfo).port}`;
+  const tcp = await listenInjected(server.createTlsConnectionInjector(serverTls.grpcTlsOptions));
+  const addr = `127.0.0.1:${tcp.port}`;
   const client = new LogClient(
     addr,
     clientTLSFromPEM({ ca: ca.certPem, cert: rootCert.certPem, key: rootCert.keyPem }).credentials,

@@ -4,7 +4,7 @@
 // number of cores it gives the most that any run of that cost could do here (its CPU-bound ceiling), for the
 // cluster and for the no-op server alike.
 import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { ProcessReadError, readProcFile } from './proc.js';
 
 /** One process the bench measures: the load generator itself, the no-op server, or a node. */
 export interface MeasuredProcess {
@@ -13,9 +13,9 @@ export interface MeasuredProcess {
 }
 
 /** A process whose CPU time cannot be read: a figure for it would be a guess, so there is none. */
-export class CpuReadError extends Error {
+export class CpuReadError extends ProcessReadError {
   constructor(name: string, pid: number | undefined, reason: string) {
-    super(`cannot read the CPU time of ${name}${pid === undefined ? '' : ` (pid ${pid})`}: ${reason}`);
+    super('CPU time', name, pid, reason);
     this.name = 'CpuReadError';
   }
 }
@@ -49,19 +49,9 @@ function ticksPerSecond(): number {
   return clockTicks;
 }
 
-// Not `instanceof Error`: errors from node's own modules come from another realm under jest's VM modules.
-function reason(err: unknown): string {
-  return typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string' ? err.message : String(err);
-}
-
 /** CPU seconds the process has used since it started. */
-export async function readCpuSeconds(p: MeasuredProcess): Promise<number> {
-  if (p.pid === undefined) throw new CpuReadError(p.name, p.pid, 'not running');
-  try {
-    return parseCpuTicks(await readFile(`/proc/${p.pid}/stat`, 'utf8')) / ticksPerSecond();
-  } catch (err) {
-    throw new CpuReadError(p.name, p.pid, reason(err));
-  }
+export function readCpuSeconds(p: MeasuredProcess): Promise<number> {
+  return readProcFile(p.pid, 'stat', (stat) => parseCpuTicks(stat) / ticksPerSecond(), (reason) => new CpuReadError(p.name, p.pid, reason));
 }
 
 /** Microseconds of CPU per record, per process and over all of them, for one run. */

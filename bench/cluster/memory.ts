@@ -1,8 +1,9 @@
 // Resident memory of the node processes while the log grows: a node that buffers what it stores would grow with
 // the log; ours should stay flat.
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import type { LogClient } from '../../api/v1/log.js';
 import { batchProduce, type LoadResult } from './load.js';
+import { errorReason, ProcessReadError, readProcFile } from './proc.js';
 
 /** Resident memory of one process, MB: now (VmRSS) and the most since the last resetPeak (VmHWM). */
 export interface Memory {
@@ -11,9 +12,9 @@ export interface Memory {
 }
 
 /** A process whose memory cannot be read: a figure for it would be a guess, so there is none. */
-export class MemoryReadError extends Error {
+export class MemoryReadError extends ProcessReadError {
   constructor(name: string, pid: number | undefined, reason: string) {
-    super(`cannot read the memory of ${name}${pid === undefined ? '' : ` (pid ${pid})`}: ${reason}`);
+    super('memory', name, pid, reason);
     this.name = 'MemoryReadError';
   }
 }
@@ -31,18 +32,8 @@ export function parseMemory(status: string): Memory {
   return { rssMB: kB('VmRSS'), peakMB: kB('VmHWM') };
 }
 
-// Not `instanceof Error`: errors from node's own modules come from another realm under jest's VM modules.
-function reason(err: unknown): string {
-  return typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string' ? err.message : String(err);
-}
-
-export async function readMemory(name: string, pid: number | undefined): Promise<Memory> {
-  if (pid === undefined) throw new MemoryReadError(name, pid, 'not running');
-  try {
-    return parseMemory(await readFile(`/proc/${pid}/status`, 'utf8'));
-  } catch (err) {
-    throw new MemoryReadError(name, pid, reason(err));
-  }
+export function readMemory(name: string, pid: number | undefined): Promise<Memory> {
+  return readProcFile(pid, 'status', parseMemory, (reason) => new MemoryReadError(name, pid, reason));
 }
 
 /**
@@ -54,7 +45,7 @@ export async function resetPeak(name: string, pid: number | undefined): Promise<
   try {
     await writeFile(`/proc/${pid}/clear_refs`, '5');
   } catch (err) {
-    throw new MemoryReadError(name, pid, `cannot reset its peak: ${reason(err)}`);
+    throw new MemoryReadError(name, pid, `cannot reset its peak: ${errorReason(err)}`);
   }
 }
 

@@ -224,9 +224,8 @@ export async function runClusterBench(opts: SuiteOptions): Promise<number> {
     const client = cluster.client();
     const rss = (): Promise<string> => rssLine(cluster!);
     const self: MeasuredProcess = { name: 'client', pid: process.pid };
-    const noopChild = noop;
     const targets = {
-      noop: { client: noopClient, processes: () => [self, { name: 'noop server', pid: noopChild.pid }] },
+      noop: { client: noopClient, processes: () => [self, { name: 'noop server', pid: started.child.pid }] },
       cluster: { client, processes: () => [self, ...cluster!.nodes.map((n) => ({ name: n.name, pid: n.proc.pid }))] },
     };
     const measured = await runRounds(targets, list, ms, rounds, rss);

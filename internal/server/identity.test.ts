@@ -16,6 +16,7 @@ import { createServer, type ProglogServer, type TlsConnectionInjectorOptions } f
 import {
   clientCredentials,
   eventually,
+  listenInjected,
   logClient,
   makeTestPKI,
   startTestServer,
@@ -60,9 +61,8 @@ async function startInjectedServer(pki: TestPKI, options: TlsConnectionInjectorO
     logger: pino({ level: 'silent' }),
   });
   const injector = server.createTlsConnectionInjector(serverTls.grpcTlsOptions, options);
-  const tcp = net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => injector.injectConnection(socket));
-  await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
-  const { port } = tcp.address() as net.AddressInfo;
+  const listener = await listenInjected(injector);
+  const { port } = listener;
   let closed = false;
   return {
     server,
@@ -72,7 +72,7 @@ async function startInjectedServer(pki: TestPKI, options: TlsConnectionInjectorO
     close: async () => {
       if (closed) return;
       closed = true;
-      tcp.close();
+      listener.close();
       await server.stop(2000);
       await logs.close();
       await rm(dir, { recursive: true, force: true });

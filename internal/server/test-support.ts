@@ -2,6 +2,7 @@
 // the tests need, a server on 127.0.0.1 with a real local log in a temp dir, and promise-returning clients.
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +22,7 @@ import {
 import { TopicLogs } from '../log/index.js';
 import { LocalLogService, type LocalLogServiceOptions } from './local-log-service.js';
 import type { LogService } from './log-service.js';
-import { createServer, type ProglogServer, type ServerOptions } from './server.js';
+import { createServer, type ConnectionInjector, type ProglogServer, type ServerOptions } from './server.js';
 
 // The repo's policy folder, from source (internal/server) or from compiled output (dist/internal/server).
 const POLICY_DIR = [new URL('../../policy/', import.meta.url), new URL('../../../policy/', import.meta.url)]
@@ -200,4 +201,14 @@ export function take<T>(stream: NodeJS.ReadableStream, count: number, timeoutMs 
     stream.on('end', onEnd);
     stream.resume();
   });
+}
+
+/**
+ * A TCP listener on 127.0.0.1 (its port from the OS) that hands every connection to `injector`, as the agent's
+ * shared port hands gRPC connections to the server. close() stops listening; the server closes the connections.
+ */
+export async function listenInjected(injector: ConnectionInjector): Promise<{ port: number; close(): void }> {
+  const tcp = net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => injector.injectConnection(socket));
+  await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+  return { port: (tcp.address() as net.AddressInfo).port, close: () => tcp.close() };
 }
